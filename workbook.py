@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Set up and run the workbook with nothing but Python 3.11+.
+
+    python3 workbook.py lab      # open the notebooks in JupyterLab
+    python3 workbook.py test     # run the whole test suite
+    python3 workbook.py check    # grade your work (same as `pytest checker/`)
+
+The first call creates `.venv/` from the locked `requirements.txt`; later calls
+reuse it and reinstall only when `requirements.txt` or `pyproject.toml` change.
+Only the standard library is used here, because nothing else exists yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".workbook-installed"
+LOCK_FILES = ("requirements.txt", "pyproject.toml")
+
+
+def venv_bin(name: str) -> Path:
+    """Return the path of an executable inside `.venv`, on any OS."""
+    folder = "Scripts" if os.name == "nt" else "bin"
+    suffix = ".exe" if os.name == "nt" else ""
+    return VENV / folder / f"{name}{suffix}"
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for name in LOCK_FILES:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_environment() -> None:
+    """Create or refresh `.venv` so it matches the locked requirements."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"The workbook needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    wanted = _fingerprint()
+    if STAMP.exists() and STAMP.read_text() == wanted and venv_bin("python").exists():
+        return
+    if not venv_bin("python").exists():
+        print("Creating the workbook environment in .venv/ (first run only) ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [str(venv_bin("python")), "-m", "pip", "--disable-pip-version-check"]
+    print("Installing the locked requirements (a few minutes the first time) ...", flush=True)
+    subprocess.run([*pip, "install", "--quiet", "-r", str(ROOT / "requirements.txt")], check=True)
+    subprocess.run([*pip, "install", "--quiet", "--no-deps", "-e", str(ROOT)], check=True)
+    STAMP.write_text(wanted)
+
+
+def run(args: list[str]) -> int:
+    """Run a command from `.venv` in the repository root and return its exit code."""
+    return subprocess.call(args, cwd=ROOT)
+
+
+def main(argv: list[str]) -> int:
+    commands = {
+        "lab": lambda rest: [str(venv_bin("jupyter")), "lab", "--ServerApp.root_dir=notebooks", *rest],
+        "test": lambda rest: [str(venv_bin("python")), "-m", "pytest", *rest],
+        "check": lambda rest: [str(venv_bin("python")), "-m", "pytest", "checker/", *rest],
+        "setup": None,
+    }
+    if not argv or argv[0] not in commands:
+        print(__doc__.strip())
+        print("\n    python3 workbook.py setup    # only create/refresh .venv")
+        return 2
+    ensure_environment()
+    command = commands[argv[0]]
+    if command is None:
+        return 0
+    try:
+        return run(command(argv[1:]))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
