@@ -1,0 +1,37 @@
+"""Grade exercises of one submission: the single entry point both pytest and check() use."""
+
+from __future__ import annotations
+
+from checker.exercises import Exercise, all_exercises
+from checker.results import ExerciseResult
+from checker.submission import Submission
+
+INTERNAL = ("the checker itself failed on this submission ({error}); your other results stand. "
+            "Please show this message to your instructor.")
+
+
+def new_result(exercise: Exercise) -> ExerciseResult:
+    return ExerciseResult(exercise.id, exercise.title, exercise.lesson, exercise.points)
+
+
+def grade_one(exercise: Exercise, submission: Submission) -> ExerciseResult:
+    """Run one exercise's checks; a checker bug becomes a failed check, never a traceback."""
+    result = new_result(exercise)
+    if not submission.exists:
+        result.add("the submission has an oas3/ folder", False,
+                   f"{submission.oas3} does not exist: a submission is laid out like notebooks/, with oas3/ inside.")
+        return result
+    try:
+        exercise.grade(submission, result)
+    except Exception as error:  # noqa: BLE001 - see INTERNAL
+        result.add("the checker finished this exercise", False, INTERNAL.format(error=f"{type(error).__name__}: {error}"))
+    return result
+
+
+def needs_of(exercises: list[Exercise]) -> set[str]:
+    return set().union(*(exercise.needs for exercise in exercises)) if exercises else set()
+
+
+def unknown_ids(ids: list[str]) -> list[str]:
+    known = all_exercises()
+    return [i for i in ids if i not in known]

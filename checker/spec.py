@@ -1,0 +1,202 @@
+"""Load a learner's OpenAPI YAML safely, remember where every value was written,
+and follow `$ref`s the way connexion does, so messages can name a file and line.
+
+Only `yaml.SafeLoader` is used: a tag such as `!!python/object` is reported,
+never constructed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+from referencing import Registry, Resource, Specification
+from referencing.exceptions import Unresolvable
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a learner's file, printed as `oas3/file.yaml:12:5`."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class YamlProblem(Exception):
+    """The YAML could not be read; `where` and the message say why."""
+
+    def __init__(self, message: str, where: Where):
+        super().__init__(message)
+        self.where = where
+
+
+class MarkedDict(dict):
+    """A mapping that knows the line of each key (1-based) and its own position."""
+
+    key_marks: dict[str, tuple[int, int]]
+    mark: tuple[int, int]
+    duplicates: list[tuple[str, int, int, int]]
+
+
+class _MarkingLoader(yaml.SafeLoader):
+    """SafeLoader that keeps line numbers and notices repeated keys."""
+
+    def construct_mapping(self, node, deep=False):
+        self.flatten_mapping(node)
+        mapping = MarkedDict()
+        mapping.key_marks, mapping.duplicates = {}, []
+        mapping.mark = (node.start_mark.line + 1, node.start_mark.column + 1)
+        for key_node, value_node in node.value:
+            key = str(self.construct_object(key_node, deep=deep))
+            position = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in mapping.key_marks:
+                first_line = mapping.key_marks[key][0]
+                mapping.duplicates.append((key, first_line, *position))
+            mapping.key_marks[key] = position
+            mapping[key] = self.construct_object(value_node, deep=True)
+        return mapping
+
+
+_MarkingLoader.add_constructor("tag:yaml.org,2002:map", _MarkingLoader.construct_mapping)
+
+
+def load_yaml(path: Path, shown_as: str) -> Any:
+    """Parse `path` with safe loading; raise YamlProblem with a line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise YamlProblem("the file is missing", Where(shown_as)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise YamlProblem(f"the file cannot be read ({error})", Where(shown_as)) from None
+    try:
+        return yaml.load(text, Loader=_MarkingLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = Where(shown_as, mark.line + 1, mark.column + 1) if mark else Where(shown_as)
+        reason = " ".join(part for part in (error.context, error.problem) if part)
+        if isinstance(error, yaml.constructor.ConstructorError) and "tag" in (error.problem or ""):
+            reason = (
+                f"{error.problem.strip()}: a spec is plain data, so tags like !!python/... "
+                "are refused, never run"
+            )
+        raise YamlProblem(reason, where) from None
+    except yaml.YAMLError as error:
+        raise YamlProblem(str(error), Where(shown_as)) from None
+    except RecursionError:
+        raise YamlProblem("the YAML nests too deeply to read", Where(shown_as)) from None
+
+
+def where_in(node: Any, shown_as: str, key: str | None = None) -> Where:
+    """Return the position of `node` (or of its `key`) in the file it came from."""
+    if isinstance(node, MarkedDict):
+        if key is not None and key in node.key_marks:
+            return Where(shown_as, *node.key_marks[key])
+        return Where(shown_as, *node.mark)
+    return Where(shown_as)
+
+
+def duplicate_keys(node: Any, shown_as: str) -> Iterator[tuple[str, Where, int]]:
+    """Yield (key, where the repeat is, line of the first one) for every repeated key."""
+    if isinstance(node, MarkedDict):
+        for key, first_line, line, column in node.duplicates:
+            yield key, Where(shown_as, line, column), first_line
+        for value in node.values():
+            yield from duplicate_keys(value, shown_as)
+    elif isinstance(node, list):
+        for value in node:
+            yield from duplicate_keys(value, shown_as)
+
+
+class BrokenRef(Exception):
+    """A `$ref` points nowhere; the message says where it was written."""
+
+    def __init__(self, ref: str, where: Where, reason: str):
+        super().__init__(reason)
+        self.ref, self.where = ref, where
+
+
+@dataclass
+class Document:
+    """One loaded spec plus the files it refers to, with `$ref` following."""
+
+    path: Path
+    shown_as: str
+    data: Any
+
+    def __post_init__(self) -> None:
+        self._shown = {self.path.resolve().as_uri(): self.shown_as}
+        registry = Registry(retrieve=self._retrieve)
+        self._registry = registry.with_resource(self.uri, Resource(self.data, Specification.OPAQUE))
+
+    @property
+    def uri(self) -> str:
+        return self.path.resolve().as_uri()
+
+    def _retrieve(self, uri: str) -> Resource:
+        file = Path(uri.removeprefix("file://"))
+        shown = f"{Path(self.shown_as).parent / file.name}"
+        self._shown[uri] = shown
+        return Resource(load_yaml(file, shown), Specification.OPAQUE)
+
+    def shown(self, uri: str) -> str:
+        """Return the learner-facing name of the file at `uri`."""
+        return self._shown.get(uri, uri)
+
+    def follow(self, node: Any, base: str | None = None, shown: str | None = None, _depth: int = 0):
+        """Resolve `node` if it is a `$ref` (repeatedly); return (node, base uri, file shown)."""
+        base = base or self.uri
+        shown = shown or self.shown_as
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            if _depth > 20:
+                raise BrokenRef(node["$ref"], where_in(node, shown, "$ref"), "the $ref chain loops")
+            _depth += 1
+            ref = node["$ref"]
+            resolver = self._registry.resolver(base_uri=base)
+            try:
+                resolved = resolver.lookup(ref)
+            except YamlProblem as problem:
+                raise BrokenRef(ref, where_in(node, shown, "$ref"), f"{problem.where}: {problem}") from None
+            except Unresolvable:
+                raise BrokenRef(ref, where_in(node, shown, "$ref"), "nothing is there") from None
+            base = resolved.resolver._base_uri or base
+            shown = self.shown(base.split("#")[0])
+            node = resolved.contents
+        return node, base, shown
+
+    def broken_refs(self, node: Any = None, base: str | None = None, shown: str | None = None, _seen=None):
+        """Return every `$ref` reachable from `node` that leads nowhere (all of them, not the first)."""
+        node = self.data if node is None else node
+        base, shown = base or self.uri, shown or self.shown_as
+        seen = set() if _seen is None else _seen
+        broken: list[BrokenRef] = []
+        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            if id(node) in seen:
+                return broken
+            seen.add(id(node))
+            try:
+                target, target_base, target_shown = self.follow(node, base, shown)
+            except BrokenRef as error:
+                return [error]
+            return self.broken_refs(target, target_base, target_shown, seen)
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+        for child in children:
+            broken += self.broken_refs(child, base, shown, seen)
+        return broken
+
+
+def get_ci(mapping: Any, name: str) -> tuple[str, Any] | None:
+    """Find `name` in a mapping of header names, ignoring case (RFC 9110 §5.1)."""
+    if not isinstance(mapping, dict):
+        return None
+    for key, value in mapping.items():
+        if str(key).lower() == name.lower():
+            return key, value
+    return None

@@ -1,0 +1,102 @@
+"""One learner's folder, and the work shared by its exercises (loaded YAML, worker runs).
+
+Workers are started as early as possible (`prestart`) so that learner code runs
+in the background while the YAML checks run in this process.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from checker.sandbox import Worker, WorkerRun
+from checker.spec import Document, YamlProblem, load_yaml
+
+REFERENCE_SPEC = Path(__file__).parent / "reference" / "status.oas3.yaml"
+HEADERS_SPEC = "ex-04-01-headers.yaml"
+API_MODULE = "api"
+STATUS_REQUESTS = 20  #: requests `status-endpoint` sends through the reference app
+
+#: worker needs an exercise may declare, and what each asks the worker to do
+STATUS_WORKER = "status"
+SPEC_LOAD = "spec-load"
+SAMPLING = "sampling"
+APP_ONLY, APP_SAMPLING = "app", "app+sampling"  #: worker keys: the spec loaded, or loaded and sampled
+
+
+class Submission:
+    """A directory laid out like `notebooks/`: `oas3/ex-04-01-headers.yaml`, `oas3/api.py`, ..."""
+
+    def __init__(self, root: Path | str, deadline: float = 25.0):
+        self.root = Path(root).resolve()
+        self.oas3 = self.root / "oas3"
+        self.deadline = deadline
+        self._workers: dict[str, Worker] = {}
+
+    def path(self, name: str) -> Path:
+        return self.oas3 / name
+
+    @staticmethod
+    def shown(name: str) -> str:
+        """The learner-facing name of a file, relative to the submission."""
+        return f"oas3/{name}"
+
+    def document(self, name: str) -> Document:
+        """Load `oas3/name` once; raises YamlProblem if it can't be read."""
+        cache = self.__dict__.setdefault("_documents", {})
+        if name not in cache:
+            try:
+                cache[name] = Document(self.path(name), self.shown(name), load_yaml(self.path(name), self.shown(name)))
+            except YamlProblem as problem:
+                cache[name] = problem
+        if isinstance(cache[name], YamlProblem):
+            raise cache[name]
+        return cache[name]
+
+    # -- learner code, run in workers -------------------------------------------------
+
+    def prestart(self, needs: set[str]) -> None:
+        """Start the workers that the selected exercises need, in parallel."""
+        if STATUS_WORKER in needs:
+            self._start(STATUS_WORKER, [self._serve_task(REFERENCE_SPEC, None, STATUS_REQUESTS, False)])
+        if needs & {SPEC_LOAD, SAMPLING}:
+            spec = self.path(HEADERS_SPEC)
+            tasks = [{"kind": "load-spec", "spec": str(spec)}]
+            if SAMPLING in needs:
+                from checker import stats
+
+                tasks.append(self._serve_task(spec, REFERENCE_SPEC, stats.MAX_REQUESTS, True))
+            self._start(APP_SAMPLING if SAMPLING in needs else APP_ONLY, tasks)
+
+    def _serve_task(self, spec: Path, fallback: Path | None, requests: int, sequential: bool) -> dict:
+        return {
+            "kind": "serve", "folder": str(self.oas3), "module": API_MODULE, "spec": str(spec),
+            "fallback_spec": str(fallback) if fallback else None, "path": "/status",
+            "requests": requests, "sequential": sequential,
+        }
+
+    def _start(self, key: str, tasks: list[dict]) -> None:
+        if key not in self._workers:
+            self._workers[key] = Worker(tasks, deadline=self.deadline)
+
+    def status_run(self) -> WorkerRun:
+        """GET /status through the checker's reference spec and the learner's api.py."""
+        self.prestart({STATUS_WORKER})
+        return self._workers[STATUS_WORKER].result()
+
+    def app_run(self, sampling: bool) -> WorkerRun:
+        """The learner's own spec loaded by connexion and, if asked, sampled at length."""
+        if sampling or APP_SAMPLING in self._workers:
+            self.prestart({SPEC_LOAD, SAMPLING})
+            return self._workers[APP_SAMPLING].result()
+        self.prestart({SPEC_LOAD})
+        return self._workers[APP_ONLY].result()
+
+    def close(self) -> None:
+        """Collect every started worker, so none outlives the grading."""
+        for worker in self._workers.values():
+            worker.result()
+
+    @cached_property
+    def exists(self) -> bool:
+        return self.oas3.is_dir()
