@@ -20,7 +20,7 @@ def default_submission() -> Path:
 def check(exercise_id: str, submission: str | Path | None = None) -> ExerciseResult:
     """Grade one exercise of the files you are editing and show every check, passed or not."""
     from checker.exercises import all_exercises
-    from checker.grading import grade_one
+    from checker.grading import grade_one, prestart
     from checker.submission import Submission
 
     exercises = all_exercises()
@@ -28,7 +28,7 @@ def check(exercise_id: str, submission: str | Path | None = None) -> ExerciseRes
         raise ValueError(f"There is no exercise {exercise_id!r}. Known exercises: {', '.join(exercises)}.")
     exercise = exercises[exercise_id]
     folder = Submission(submission or default_submission())
-    folder.prestart(set(exercise.needs))
+    prestart([exercise], folder)
     try:
         return grade_one(exercise, folder)
     finally:

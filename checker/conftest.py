@@ -21,7 +21,7 @@ if "jsonschema" not in sys.modules:
     sys.modules.setdefault("rfc3987_syntax", None)
 
 from checker.exercises import MODULES, all_exercises  # noqa: E402
-from checker.grading import grade_one, needs_of, new_result  # noqa: E402
+from checker.grading import grade_one, new_result, prestart  # noqa: E402
 from checker.results import ExerciseResult  # noqa: E402
 from checker.submission import Submission  # noqa: E402
 
@@ -76,7 +76,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start learner code in the background now, so it runs while YAML is checked."""
     chosen = [item.exercise for item in session.items if isinstance(item, ExerciseItem)]
-    session.config.stash[SUBMISSION].prestart(needs_of(chosen))
+    prestart(chosen, session.config.stash[SUBMISSION])
 
 
 class ExerciseModule(pytest.File):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checker.exercises import Exercise, all_exercises
+from checker.exercises import Exercise
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
@@ -28,10 +28,9 @@ def grade_one(exercise: Exercise, submission: Submission) -> ExerciseResult:
     return result
 
 
-def needs_of(exercises: list[Exercise]) -> set[str]:
-    return set().union(*(exercise.needs for exercise in exercises)) if exercises else set()
-
-
-def unknown_ids(ids: list[str]) -> list[str]:
-    known = all_exercises()
-    return [i for i in ids if i not in known]
+def prestart(exercises: list[Exercise], submission: Submission) -> None:
+    """Start every worker the exercises need, so learner code runs while YAML is checked."""
+    submission.prestart(set().union(*(exercise.needs for exercise in exercises)) if exercises else set())
+    for exercise in exercises:
+        if exercise.prestart is not None and submission.exists:
+            exercise.prestart(submission)

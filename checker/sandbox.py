@@ -94,7 +94,9 @@ class Worker:
 
     def _phase(self) -> str:
         last = self._run.events[-1]["event"] if self._run.events else "starting"
-        return {"importing": "importing", "app-ready": "serving", "response": "serving"}.get(last, "starting")
+        if last == "importing":
+            return "importing"
+        return "starting" if last in ("started",) or not self._run.events else "serving"
 
     def _kill(self) -> None:
         try:

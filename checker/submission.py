@@ -75,6 +75,16 @@ class Submission:
             "requests": requests, "sequential": sequential,
         }
 
+    def start_probe(self, key: str, module: str, probe: str, **params) -> None:
+        """Start (once) a worker that imports oas3/<module>.py and runs checker probe `probe` on it."""
+        task = {"kind": "probe", "folder": str(self.oas3), "module": module, "probe": probe, "params": params}
+        self._start(key, [task])
+
+    def probe_run(self, key: str, module: str, probe: str, **params) -> WorkerRun:
+        """What probe `key` reported (starting it now if `prestart` did not)."""
+        self.start_probe(key, module, probe, **params)
+        return self._workers[key].result()
+
     def _start(self, key: str, tasks: list[dict]) -> None:
         if key not in self._workers:
             self._workers[key] = Worker(tasks, deadline=self.deadline)

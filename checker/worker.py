@@ -7,7 +7,8 @@ whatever the learner prints on stdout or stderr cannot be mistaken for a result.
 Tasks, run in order (a crash in a later task keeps the earlier events):
 * `load-spec`: load the learner's spec as `connexion run` would, without importing their code;
 * `serve`: import the learner's module, build a real connexion app from a spec, and
-  send it GET requests, either a fixed number or until `checker.stats.decide` is sure.
+  send it GET requests, either a fixed number or until `checker.stats.decide` is sure;
+* `probe`: import the learner's module and pass it to a checker function that drives it.
 """
 
 from __future__ import annotations
@@ -201,6 +202,23 @@ def run_serve(task: dict, events: Events) -> None:
     asyncio.run(serve(app, task["path"], task["requests"], task.get("sequential", False), events, last_error))
 
 
+def run_probe(task: dict, events: Events) -> None:
+    """Import the learner's module and hand it to a checker probe (`package.module:function`).
+
+    Probes are checker code that exercise learner code in ways a GET cannot
+    (a rate limiter with a fake clock, a client against a flaky server). They
+    report through `events` and should emit one at least every second or so.
+    """
+    folder = Path(task["folder"])
+    module = import_learner_module(folder, task["module"], events)
+    if module is None:
+        return
+    probe_module, _, probe_name = task["probe"].partition(":")
+    probe = getattr(importlib.import_module(probe_module), probe_name)
+    events("probe-started", probe=task["probe"])
+    probe(module=module, folder=folder, events=events, **task.get("params", {}))
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
     events = Events(config["fd"])
@@ -215,6 +233,8 @@ def main() -> None:
             load_spec(Path(task["spec"]), events)
         elif task["kind"] == "serve":
             run_serve(task, events)
+        elif task["kind"] == "probe":
+            run_probe(task, events)
     events("done")
     sys.stdout.flush()
     sys.stderr.flush()

@@ -28,7 +28,8 @@ class Exercise:
     lesson: str  #: the notebook that teaches it, e.g. "03-Service-Unavailable.ipynb"
     points: int
     grade: Callable = field(repr=False)
-    needs: frozenset = frozenset()  #: learner-code workers to start early (see checker.submission)
+    needs: frozenset = frozenset()  #: built-in learner-code workers to start early (see checker.submission)
+    prestart: Callable | None = field(default=None, repr=False)  #: starts this exercise's own probes early
 
 
 def all_exercises() -> dict[str, Exercise]:
