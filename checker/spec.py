@@ -164,8 +164,12 @@ class Document:
                 resolved = resolver.lookup(ref)
             except YamlProblem as problem:
                 raise BrokenRef(ref, where_in(node, shown, "$ref"), f"{problem.where}: {problem}") from None
-            except Unresolvable:
-                raise BrokenRef(ref, where_in(node, shown, "$ref"), "nothing is there") from None
+            except Unresolvable as error:
+                cause = error
+                while cause is not None and not isinstance(cause, YamlProblem):
+                    cause = cause.__cause__ or cause.__context__
+                reason = f"{cause.where}: {cause}" if isinstance(cause, YamlProblem) else "nothing is there"
+                raise BrokenRef(ref, where_in(node, shown, "$ref"), reason) from None
             base = resolved.resolver._base_uri or base
             shown = self.shown(base.split("#")[0])
             node = resolved.contents

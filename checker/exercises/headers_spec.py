@@ -67,7 +67,8 @@ def most_useful(error):
 def plain(error) -> str:
     """Say a jsonschema complaint in a sentence a learner can act on."""
     if error.validator == "required":
-        return f"{error.message.split(' is a required')[0]} is required here"
+        key = error.message.split(" is a required")[0].strip("'")
+        return f"`{key}` is missing here, and OpenAPI requires it"
     if error.validator in ("oneOf", "anyOf"):
         return "this entry does not match what OpenAPI 3 expects here"
     if error.validator == "additionalProperties":
@@ -105,7 +106,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
         return
     hint = " " + lesson_hint(LESSON, SECTION)
     repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
-    result.add(NO_DUPLICATES, not repeats, "\n".join(repeats))
+    result.add(NO_DUPLICATES, not repeats, "\n".join(repeats) + hint)
     broken = [
         f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
         for error in document.broken_refs()

@@ -70,12 +70,17 @@ def check_status_ref(document, result: ExerciseResult, hint: str) -> None:
         result.add(STATUS_USES_REF, True)
 
 
+def first_paragraph(text: str) -> str:
+    """Connexion's schema errors run to a page; the first paragraph says what matters."""
+    return text.strip().split("\n\n")[0]
+
+
 def check_connexion_loads(submission: Submission, run, result: ExerciseResult, hint: str) -> None:
     spec = submission.shown(HEADERS_SPEC)
     if run.first("spec-loaded"):
         result.add(CONNEXION_LOADS, True)
     elif run.first("spec-failed"):
-        result.add(CONNEXION_LOADS, False, CONNEXION_FAILED.format(spec=spec, text=run.first("spec-failed")["error"]["text"]) + hint)
+        result.add(CONNEXION_LOADS, False, CONNEXION_FAILED.format(spec=spec, text=first_paragraph(run.first("spec-failed")["error"]["text"])) + hint)
     else:
         result.add(CONNEXION_LOADS, False, CONNEXION_HUNG.format(spec=spec) + hint)
 
