@@ -83,10 +83,15 @@ class LearnerCallError(RuntimeError):
 def watched(function, folder: Path, last_error: dict):
     """Wrap a learner handler so its exception is summarised by the learner's own line."""
 
+    from connexion.exceptions import ProblemException
+    from werkzeug.exceptions import HTTPException
+
     @functools.wraps(function)
     def handler(*args, **kwargs):
         try:
             return function(*args, **kwargs)
+        except (ProblemException, HTTPException):
+            raise  # the documented ways to answer with an error: connexion turns them into responses
         except BaseException as error:  # noqa: BLE001 - sys.exit() in a handler too
             last_error["error"] = learner_frame(error, folder)
             raise LearnerCallError(str(error)) from None
@@ -131,18 +136,24 @@ def build_app(spec: Path, folder: Path, module, last_error: dict):
     return app
 
 
-async def get(app, path: str) -> dict:
-    """Send one GET through the app's full ASGI stack, as uvicorn would, and collect the answer."""
+async def get(app, path: str, method: str = "GET", body: bytes = b"", headers: dict[str, str] | None = None) -> dict:
+    """Send one request (a GET unless told otherwise) through the app's full ASGI stack, as uvicorn
+    would, and collect the answer. A body gets its Content-Length; `headers` add to or replace the defaults."""
+    fields = {"host": "checker", "accept": "*/*"}
+    if body:
+        fields["content-length"] = str(len(body))
+    fields.update({name.lower(): value for name, value in (headers or {}).items()})
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
         "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": [(b"host", b"checker"), (b"accept", b"*/*")],
+        "root_path": "", "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()],
         "client": ("127.0.0.1", 50000), "server": ("checker", 80),
     }
     answer = {"status": None, "headers": [], "body": b""}
+    unread = [body]
 
     async def receive():
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": unread.pop() if unread else b"", "more_body": False}
 
     async def send(message):
         if message["type"] == "http.response.start":

@@ -16,6 +16,12 @@ MODULES = [
     "headers_spec",
     "headers_impl",
     "reusable_responses",
+    "problem_schema",
+    "validation_errors",
+    "rate_limit",
+    "retry_after_client",
+    "backoff_jitter",
+    "circuit_breaker",
 ]
 
 

@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from checker import stats
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
-from checker.exercises.runs import header_values, problem_issue, report_run, summarise
+from checker.exercises.runs import header_values, problem_issue, report_run, status_issues, summarise
 from checker.results import ExerciseResult
 from checker.submission import HEADERS_SPEC, SAMPLING, SPEC_LOAD, Submission
 
@@ -100,7 +100,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
                    SPEC_FALLBACK.format(spec=submission.shown(HEADERS_SPEC), text=(spec_failure or {}).get("error", {}).get("text", "")))
     answers = report_run(run, result, hint)
     total = len(answers)
-    statuses = [(a["request"], f"status {a['status']}") for a in answers if a["status"] not in (200, 503)]
+    statuses = status_issues(answers)
     result.add(ONLY_200_503, bool(answers) and not statuses,
                (summarise(statuses, total, "answers") if answers else "no answer came back to check.") + " " + hint)
     grade_share(answers, result, hint)

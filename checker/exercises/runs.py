@@ -99,6 +99,27 @@ def problem_issue(answer: dict) -> str | None:
     return None
 
 
+def status_issues(answers: list[dict], allowed: tuple[int, ...] = (200, 503)) -> list[tuple[int, str]]:
+    """(request, issue) for every answer whose status is not allowed, with connexion's reason for a 500."""
+    issues = []
+    for answer in answers:
+        if answer["status"] in allowed:
+            continue
+        issue = f"status {answer['status']}"
+        if answer["status"] >= 500 and not answer.get("error"):
+            try:
+                detail = json.loads(answer["body"]).get("detail", "")
+            except (ValueError, AttributeError):
+                detail = ""
+            if detail and "server encountered an internal error" not in detail:
+                issue += f", connexion says: {detail}"
+            else:
+                issue += " from connexion, after get_status() returned (is the return value a response, "
+                issue += "a body, or a (body, status[, headers]) tuple?)"
+        issues.append((answer["request"], issue))
+    return issues
+
+
 def summarise(issues: list[tuple[int, str]], total: int, what: str) -> str:
     """'3 of 40 responses …: first at request #2 (…)' — one line per kind of issue."""
     by_kind: dict[str, list[int]] = {}

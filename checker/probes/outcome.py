@@ -1,0 +1,69 @@
+"""Parent side: turn what a probe worker reported into the "your code runs" check.
+
+Messages name the learner's module and operation (`problems_api.py`,
+`POST /orders`), unlike `checker.exercises.runs`, which is about api.py.
+"""
+
+from __future__ import annotations
+
+from checker.exercises.runs import EXITED_AT_IMPORT, IMPORT_FAILED, SYNTAX_ERROR, indent_tail
+from checker.results import ExerciseResult
+from checker.sandbox import STALL_LIMITS, WorkerRun
+from checker.worker import REQUEST_TIMEOUT
+
+MISSING_MODULE = "oas3/{module}.py is missing: the operationIds of oas3/{spec} point into it. Create it (the starter is in notebooks/oas3/)."
+HUNG_IMPORTING = "importing oas3/{module}.py did not finish within {seconds:g} s: is there a loop, sleep or input() at module level?"
+HUNG_REQUEST = "{operation} did not answer request #{request} within {seconds:g} s: does your code sleep, wait or loop forever?"
+CRASHED_IMPORTING = "importing oas3/{module}.py ended the process (exit code {code}): does it call os._exit() at module level?"
+CRASHED = "the process running your code ended during request #{request} (exit code {code}): does your code call os._exit() or sys.exit()?"
+APP_FAILED = "connexion could not build the app from {spec}: {text}"
+RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
+
+
+def describe_import_failure(error: dict, module: str, spec: str) -> str:
+    """Say where and why importing the learner's module failed."""
+    if error["type"] == "FileNotFoundError" and "file" not in error:
+        return MISSING_MODULE.format(module=module, spec=spec)
+    file = error.get("file", f"{module}.py")
+    code = f"\n    {error['code']}" if error.get("code") else ""
+    position = f":{error['line']}" if error.get("line") else ""
+    if error["type"] in ("SyntaxError", "IndentationError", "TabError"):
+        return SYNTAX_ERROR.format(file=file, line=error.get("line"), column=error.get("column"),
+                                   text=error["text"].split(" (")[0], code=code)
+    if error["type"] == "SystemExit":
+        return EXITED_AT_IMPORT.format(file=file, position=position)
+    return IMPORT_FAILED.format(file=file, position=position, type=error["type"], text=error["text"], code=code)
+
+
+def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec: str, operation: str, hint: str) -> list[dict]:
+    """Add check `name` (learner code imported, the app was built, every request answered); return the answers."""
+    answers = run.of("response")
+    problems = []
+    failed_import = run.first("import-failed")
+    if failed_import:
+        problems.append(describe_import_failure(failed_import["error"], module, spec))
+    if not run.of("app-ready"):
+        problems += [APP_FAILED.format(spec=f"oas3/{spec}" if e["spec"].endswith(spec) else "the checker's copy of the spec",
+                                       text=e["error"]["text"].strip().split("\n\n")[0]) for e in run.of("app-failed")]
+    timeout = run.first("request-timeout")
+    if timeout:
+        problems.append(HUNG_REQUEST.format(operation=operation, request=timeout["request"], seconds=REQUEST_TIMEOUT))
+    elif run.ended == "hung":
+        if run.hung_while == "importing":
+            problems.append(HUNG_IMPORTING.format(module=module, seconds=STALL_LIMITS["importing"]))
+        else:
+            problems.append(HUNG_REQUEST.format(operation=operation, request=len(answers) + 1, seconds=STALL_LIMITS["serving"]))
+    elif run.ended == "crashed" and not run.of("imported"):
+        problems.append(CRASHED_IMPORTING.format(module=module, code=run.exit_code))
+    elif run.ended == "crashed":
+        problems.append(CRASHED.format(request=len(answers) + 1, code=run.exit_code))
+    raised = [a for a in answers if a.get("error")]
+    if raised:
+        error = raised[0]["error"]
+        problems.append(RAISED.format(count=len(raised), total=len(answers), type=error["type"], text=error["text"],
+                                      file=error.get("file", f"{module}.py"), line=error.get("line", "?"),
+                                      code=error.get("code", "")))
+    if problems and run.output.strip() and run.ended != "finished":
+        problems.append("What your code printed last:\n" + indent_tail(run.output))
+    result.add(name, not problems, "\n".join(problems) + (" " + hint if problems else ""))
+    return answers

@@ -1,0 +1,117 @@
+"""Probe: drive a rate-limited GET with a fake clock, so windows pass without sleeping.
+
+The learner's module reads the time through a module-level `clock` (by default
+`time.monotonic`); this probe replaces it with `FakeClock`, then plays a fixed
+script (times relative to T0, in seconds; q and w come from the first answer's
+RateLimit-Policy):
+
+    window-1     q requests at +0          -> expected 200, RateLimit r = q-1 … 0
+    over         1 request at +0.5         -> expected 429 with Retry-After = RA
+    holds        1 request at +0.5 + RA/2  -> expected 429 (still inside the window)
+    after-retry  1 request at +0.5 + RA    -> expected 200 (the client waited as told)
+    fresh        q requests at +10w        -> expected 200, r = q-1 … 0 (a whole idle window later)
+    fresh-over   1 request at +10w         -> expected 429
+
+Every answer is reported as a `response` event with its phase and fake time;
+the exercise module judges them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from checker.probes.apps import ask, build_first
+from checker.probes.fields import FieldError, parse_field
+
+#: a multiple of every window that divides a day, and far beyond any machine's monotonic clock
+T0 = 86400 * 11574.0
+OVER_AT = 0.5  #: seconds after the window's first request that request q+1 is sent
+LATE = 0.01  #: how long after Retry-After the patient client comes back
+
+
+class FakeClock:
+    """A clock the probe sets by hand; counts how often learner code reads it."""
+
+    def __init__(self, now: float):
+        self.now, self.calls = now, 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.now
+
+
+def policy(answer: dict) -> tuple[int, int] | None:
+    """(q, w) of the first policy in the answer's RateLimit-Policy, if it has both as positive integers."""
+    values = [v for k, v in answer["headers"] if k.lower() == "ratelimit-policy"]
+    try:
+        items = parse_field(values) if values else []
+    except FieldError:
+        return None
+    for item in items:
+        quota, window = item.params.get("q"), item.params.get("w")
+        if all(type(x) is int and x > 0 for x in (quota, window)):
+            return quota, window
+    return None
+
+
+def retry_after(answer: dict) -> int | None:
+    values = [v.strip() for k, v in answer["headers"] if k.lower() == "retry-after"]
+    return int(values[0]) if len(values) == 1 and values[0].isdigit() else None
+
+
+def run(module, folder: Path, events, specs: list, path: str, quota: int, window: int, max_quota: int) -> None:
+    """Install the fake clock, build the app, and play the script (see the module docstring)."""
+    clock = FakeClock(T0)
+    found = getattr(module, "clock", None)
+    events("clock", found=callable(found), kind=type(found).__name__ if found is not None else None)
+    if callable(found):
+        module.clock = clock
+    last_error: dict = {}
+    app = build_first(specs, folder, module, last_error, events)
+    if app is not None:
+        asyncio.run(play(app, path, clock, events, last_error, quota, window, max_quota))
+
+
+async def play(app, path, clock: FakeClock, events, last_error: dict, quota: int, window: int, max_quota: int) -> None:
+    number = 0
+
+    async def request(phase: str, at: float) -> dict | None:
+        nonlocal number
+        number += 1
+        clock.now = T0 + at
+        answer = await ask(app, last_error, path)
+        if answer is None:
+            events("request-timeout", request=number, phase=phase)
+            return None
+        events("response", request=number, phase=phase, at=at, clock_reads=clock.calls, **answer)
+        return answer
+
+    first = await request("window-1", 0.0)
+    if first is None:
+        return
+    advertised = policy(first)
+    if advertised:
+        quota, window = advertised
+    events("policy", quota=quota, window=window, advertised=advertised is not None)
+    if quota > max_quota:
+        return  # the exercise module explains; q+1 requests would prove nothing more
+    for _ in range(quota - 1):
+        if await request("window-1", 0.0) is None:
+            return
+    over = await request("over", OVER_AT)
+    if over is None:
+        return
+    wait = retry_after(over)
+    if wait is None or not 1 <= wait <= 2 * window:
+        wait = window  # no usable Retry-After: come back after one window, as a careful client would
+    else:
+        if await request("holds", OVER_AT + wait / 2) is None:
+            return
+    if await request("after-retry", OVER_AT + wait + LATE) is None:
+        return
+    fresh = 10.0 * window
+    for _ in range(quota):
+        if await request("fresh", fresh) is None:
+            return
+    await request("fresh-over", fresh)

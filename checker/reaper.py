@@ -1,0 +1,175 @@
+"""Run one command with a time limit, and leave none of its processes behind.
+
+    python -m checker.reaper --timeout 120 -- python -m pytest checker/ ...
+
+The gradebook grades each learner through this wrapper. Learner code runs in
+workers that the checker starts in sessions of their own, and it may fork,
+daemonize or hang; killing the checker's process group would miss all that.
+On Linux this process becomes a *child subreaper*: every process its command
+leaves orphaned is re-parented here, however it detached, so the final sweep
+finds and kills it. Elsewhere only the command's process group is killed.
+
+Exit code: the command's own; TIMED_OUT after --timeout; STOPPED when asked to
+stop (SIGTERM, SIGINT, or the parent dying); 128 + N when killed by signal N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TIMED_OUT = 124  #: as coreutils `timeout` does
+STOPPED = 143  #: 128 + SIGTERM
+SWEEP_ROUNDS = 100  #: passes of freeze-then-kill before giving up on a process that keeps forking
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+class Stop(Exception):
+    """Raised in the main thread when this wrapper is asked to stop."""
+
+
+def _prctl(option: int, value: int) -> bool:
+    """Call Linux prctl(2); False where it does not exist or fails."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def become_subreaper() -> bool:
+    """Adopt every orphaned descendant, and stop when the parent (the gradebook) dies."""
+    adopted = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    return adopted
+
+
+def _children_map() -> dict[int, list[tuple[int, str]]]:
+    """Parent pid -> [(pid, state)] for every process visible in /proc."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
+        fields = stat[stat.rfind(")") + 2:].split()
+        if len(fields) >= 2:
+            children.setdefault(int(fields[1]), []).append((int(entry.name), fields[0]))
+    return children
+
+
+def descendants(root: int) -> list[int]:
+    """Every live (non-zombie) process below `root`, read from /proc; [] where /proc is missing."""
+    if not os.path.isdir("/proc"):
+        return []
+    children, found, queue = _children_map(), [], [root]
+    while queue:
+        for pid, state in children.get(queue.pop(), []):
+            queue.append(pid)
+            if state != "Z":
+                found.append(pid)
+    return found
+
+
+def _reap_zombies() -> None:
+    """Collect exit statuses of adopted orphans, so they do not linger as zombies."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def sweep(child: subprocess.Popen) -> None:
+    """Kill the command and everything it started; freeze first so a fork loop cannot outrun us."""
+    if os.name == "posix":
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    else:  # pragma: no cover - Windows has neither process groups nor /proc
+        child.kill()
+    for _ in range(SWEEP_ROUNDS):
+        tree = descendants(os.getpid())
+        if not tree:
+            break
+        for pid in tree:
+            _signal(pid, signal.SIGSTOP)
+        for pid in tree:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(0.005)
+        if child.poll() is not None and os.name == "posix":
+            _reap_zombies()
+    if os.name == "posix":
+        _reap_zombies()
+
+
+def run(command: list[str], timeout: float) -> int:
+    """Run `command`, kill it after `timeout` seconds, then sweep; return the exit code to report."""
+    become_subreaper()
+
+    def stop(signum, frame):
+        raise Stop
+
+    for sig in (signal.SIGTERM, signal.SIGINT, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, stop)
+    child = None
+    try:
+        # The command gets a process group of its own, so killing it never signals this wrapper.
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=os.name == "posix")
+        try:
+            code = child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            code = TIMED_OUT
+        else:
+            code = code if code >= 0 else 128 - code
+    except Stop:
+        code = STOPPED
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if child is not None:
+            sweep(child)
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m checker.reaper", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--timeout", type=float, required=True, metavar="SECONDS",
+                        help="seconds the command may run before it and all it started are killed")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("give the command to run after --")
+    if args.timeout <= 0:
+        parser.error(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
+    return run(command, args.timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
