@@ -1,0 +1,396 @@
+"""Tests for labtools, the helpers the notebooks call: one section per module."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from labtools import asgi, net, plots, refs, sampling, wire
+from connexion.exceptions import ResolverError
+
+from labtools.app import forget_modules_in, load_app
+from labtools.cli import ConnexionRun
+from labtools.server import LiveServer
+
+SPEC = "oas3/ex-04-01-headers.yaml"
+API = "oas3/api.py"
+
+
+def write_api(folder: Path, title: str) -> None:
+    """Give `folder`'s api.py a get_status answering 200 with `title`."""
+    (folder / API).write_text(
+        "from connexion import problem\n\n"
+        "def get_status():\n"
+        f"    return problem(status=200, title={title!r}, detail='test')\n"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _forget_learner_modules():
+    """Every test imports its own `api`; never let one test's module leak into the next."""
+    yield
+    sys.modules.pop("api", None)
+
+
+# --- net -------------------------------------------------------------------------------------
+
+
+def test_bound_socket_holds_a_loopback_port_no_one_else_can_bind():
+    with net.bound_socket() as held:
+        host, port = held.getsockname()
+        assert host == "127.0.0.1" and port > 0
+        with socket.socket() as other, pytest.raises(OSError) as error:
+            other.bind(("127.0.0.1", port))
+        assert error.value.errno == errno.EADDRINUSE
+
+
+def test_free_port_can_be_bound_right_away():
+    port = net.free_port()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", port))
+
+
+def test_wait_until_answering_times_out_when_nothing_listens():
+    with pytest.raises(TimeoutError, match="Nothing answered"):
+        net.wait_until_answering(f"http://127.0.0.1:{net.free_port()}/", timeout=0.3)
+
+
+def test_wait_until_answering_gives_up_when_the_server_is_gone():
+    with pytest.raises(RuntimeError, match="stopped before"):
+        net.wait_until_answering(f"http://127.0.0.1:{net.free_port()}/", still_starting=lambda: False)
+
+
+# --- asgi ------------------------------------------------------------------------------------
+
+
+async def teapot(scope, receive, send):
+    """A tiny ASGI app: 418 with a JSON body, whatever the request."""
+    await send({"type": "http.response.start", "status": 418, "headers": [(b"x-kind", b"teapot")]})
+    await send({"type": "http.response.body", "body": b'{"short": "stout"}'})
+
+
+def test_run_sync_works_inside_a_running_event_loop_like_jupyters():
+    async def inside_a_loop():
+        return asgi.run_sync(asgi.request(teapot, "GET", "/brew"))
+
+    status, headers, body = asyncio.run(inside_a_loop())
+    assert (status, headers["x-kind"], json.loads(body)) == (418, "teapot", {"short": "stout"})
+
+
+def test_run_sync_raises_the_coroutines_own_error():
+    async def broken():
+        raise KeyError("lost")
+
+    with pytest.raises(KeyError, match="lost"):
+        asgi.run_sync(broken())
+
+
+def test_statuses_sends_one_request_per_count():
+    assert asgi.run_sync(asgi.statuses(teapot, 3)) == [418, 418, 418]
+
+
+def test_startup_reports_a_failed_lifespan():
+    async def refuses(scope, receive, send):
+        await receive()
+        await send({"type": "lifespan.startup.failed", "message": "no database"})
+
+    with pytest.raises(RuntimeError, match="no database"):
+        asgi.startup(refuses)
+
+
+# --- app -------------------------------------------------------------------------------------
+
+
+def test_load_app_serves_the_starter_status(starter_copy):
+    status, headers, body = asgi.run_sync(asgi.request(load_app(starter_copy / SPEC)))
+    assert status == 200
+    assert headers["content-type"] == "application/problem+json"
+    assert json.loads(body)["title"] == "OK"
+
+
+def test_load_app_reads_an_edit_saved_in_the_same_second(starter_copy):
+    write_api(starter_copy, "one")
+    load_app(starter_copy / SPEC)
+    write_api(starter_copy, "two")  # same size, same mtime second: stale bytecode would win
+    _, _, body = asgi.run_sync(asgi.request(load_app(starter_copy / SPEC)))
+    assert json.loads(body)["title"] == "two"
+
+
+def test_load_app_prefers_the_api_next_to_the_spec(starter_copy, solution_copy):
+    write_api(solution_copy, "solution")
+    write_api(starter_copy, "starter")
+    load_app(solution_copy / SPEC)
+    _, _, body = asgi.run_sync(asgi.request(load_app(starter_copy / SPEC)))
+    assert json.loads(body)["title"] == "starter"
+
+
+def test_load_app_fails_at_once_when_the_operation_id_has_no_function(starter_copy):
+    (starter_copy / API).write_text("def get_status2():\n    return {}\n")
+    with pytest.raises(ResolverError, match="operationId in ex-04-01-headers.yaml .*'api' has no attribute 'get_status'"):
+        load_app(starter_copy / SPEC)
+
+
+def test_load_app_names_a_missing_spec(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No OpenAPI file"):
+        load_app(tmp_path / "nowhere.yaml")
+
+
+def test_forget_modules_in_drops_only_that_folders_modules(starter_copy):
+    load_app(starter_copy / SPEC)
+    assert "api" in sys.modules
+    assert forget_modules_in(starter_copy / "oas3") == ["api"]
+    assert "api" not in sys.modules and "json" in sys.modules
+
+
+# --- server ----------------------------------------------------------------------------------
+
+
+def test_serve_answers_real_http_and_frees_the_port_when_stopped(solution_copy):
+    with LiveServer(solution_copy / SPEC) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        response = server.get("/status")
+        assert response.status_code in (200, 503)
+        assert response.headers["cache-control"] == "no-store"
+        url = server.url
+    assert "stopped" in repr(server)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url + "/status", timeout=2)
+
+
+def test_start_again_serves_the_edited_api(starter_copy):
+    server = LiveServer(starter_copy / SPEC).start()
+    try:
+        assert server.get().json()["title"] == "OK"
+        write_api(starter_copy, "Edited")
+        server.start()
+        assert server.get().json()["title"] == "Edited"
+    finally:
+        server.stop()
+
+
+def test_first_finds_a_rare_status(solution_copy):
+    with LiveServer(solution_copy / SPEC) as server:
+        response = server.first(503, tries=200)
+    assert response.status_code == 503
+    assert response.headers["retry-after"].isdigit()
+
+
+def test_first_returns_the_last_response_when_the_status_never_comes(starter_copy):
+    with LiveServer(starter_copy / SPEC) as server:
+        assert server.first(503, tries=3).status_code == 200
+
+
+def test_get_on_a_stopped_server_says_how_to_start_it(starter_copy):
+    with pytest.raises(RuntimeError, match="start"):
+        LiveServer(starter_copy / SPEC).get()
+
+
+# --- cli -------------------------------------------------------------------------------------
+
+
+def test_connexion_run_serves_status_and_swagger_ui(solution_copy, monkeypatch):
+    monkeypatch.chdir(solution_copy)  # connexion run watches its working folder for changes
+    with ConnexionRun(SPEC) as run:
+        assert run.command == f"connexion run {SPEC} --port {run.port}"
+        assert run.first(503, tries=200).headers["retry-after"].isdigit()
+        ui = run.get("/ui/")
+        assert ui.status_code == 200 and "Swagger UI" in ui.text
+    assert run.stop() == 0
+    assert "Uvicorn running on" in run.output
+
+
+def test_connexion_run_shows_why_a_bad_operation_id_fails(starter_copy, monkeypatch):
+    monkeypatch.chdir(starter_copy)
+    spec = starter_copy / SPEC
+    spec.write_text(spec.read_text().replace("api.get_status", "api.get_state"))
+    with pytest.raises(RuntimeError, match="fails every request:\n    .*ResolverError: module 'api' has no attribute 'get_state'"):
+        ConnexionRun(SPEC).start()
+
+
+def test_connexion_run_shows_why_a_broken_ref_fails(starter_copy, monkeypatch):
+    monkeypatch.chdir(starter_copy)
+    spec = starter_copy / SPEC
+    spec.write_text(spec.read_text().replace("schemas/Problem", "schemas/Nope"))
+    with pytest.raises(RuntimeError, match="(?s)did not start.*Nope"):
+        ConnexionRun(SPEC).start()
+
+
+# --- wire ------------------------------------------------------------------------------------
+
+
+def problem_response(status: int, **headers: str) -> httpx.Response:
+    body = {"type": "about:blank", "title": "Service Unavailable", "status": status}
+    return httpx.Response(status, headers={"content-type": "application/problem+json", **headers}, json=body)
+
+
+def test_show_writes_status_line_headers_blank_line_and_pretty_json():
+    text = str(wire.show(problem_response(503, **{"retry-after": "5"})))
+    head, body = text.split("\n\n", 1)
+    assert head.splitlines()[0] == "HTTP/1.1 503 Service Unavailable"
+    assert "retry-after: 5" in head.splitlines()
+    assert body.splitlines()[1] == '  "type": "about:blank",'
+    assert json.loads(body)["status"] == 503
+
+
+def test_show_notes_when_the_expected_status_never_came():
+    message = wire.show(httpx.Response(200, text="fine"), expect_status=503)
+    assert str(message).startswith("No 503 response came back")
+    assert wire.show(problem_response(503), expect_status=503).note == ""
+
+
+def test_show_cuts_long_non_json_bodies():
+    html_page = "\n".join(f"<p>{n}</p>" for n in range(40))
+    body = str(wire.show(httpx.Response(200, headers={"content-type": "text/html"}, text=html_page))).split("\n\n")[1]
+    assert body.splitlines()[-1] == f"… ({40 - wire.MAX_BODY_LINES} more lines)"
+
+
+def test_show_escapes_html_in_notebooks():
+    rendered = wire.show(httpx.Response(200, headers={"x-note": "<b>"}, text="<script>"))._repr_html_()
+    assert "<script>" not in rendered and "&lt;script&gt;" in rendered and "&lt;b&gt;" in rendered
+
+
+# --- sampling --------------------------------------------------------------------------------
+
+
+def test_sample_statuses_repeats_with_a_seed_and_lands_near_20_percent(solution_copy):
+    app = load_app(solution_copy / SPEC)
+    first = sampling.sample_statuses(app, 1000, seed=7)
+    assert sampling.sample_statuses(app, 1000, seed=7) == first
+    share = sampling.shares(first)[503]
+    assert 0.17 < share < 0.23  # seeded, so exact; the bounds say what it means (20% ± 2.4 SE)
+
+
+def test_shares_gives_each_codes_fraction():
+    assert sampling.shares([200, 503, 200, 200]) == {200: 0.75, 503: 0.25}
+
+
+# --- plots -----------------------------------------------------------------------------------
+
+
+def test_plot_share_draws_the_running_share_and_the_expected_line():
+    chart = plots.plot_share([503, 200, 200, 200], status=503, expected=0.2)
+    assert chart.running_share.tolist() == [1.0, 0.5, pytest.approx(1 / 3), 0.25]
+    share_line, expected_line = chart.figure.axes[0].get_lines()
+    assert share_line.get_ydata().tolist()[-1] == 25.0
+    assert set(expected_line.get_ydata()) == {20.0}
+    assert repr(chart) == "503 share after 4 requests: 25.0% (expected 20%)"
+    assert chart._repr_png_().startswith(b"\x89PNG")
+
+
+def test_plot_share_of_no_503_stays_at_zero():
+    chart = plots.plot_share([200] * 50)
+    assert chart.final_share == 0.0 and chart.figure.axes[0].get_ylim() == (0.0, 50.0)
+
+
+# --- refs ------------------------------------------------------------------------------------
+
+INLINE_503 = {
+    "description": "The service is temporarily unavailable. Retry after the number of\n"
+    "seconds given in the Retry-After header.",
+    "headers": {
+        "Retry-After": {"$ref": "components.oas3.yaml#/components/headers/Retry-After"},
+        "Cache-Control": {"$ref": "components.oas3.yaml#/components/headers/Cache-Control"},
+    },
+    "content": {
+        "application/problem+json": {"schema": {"$ref": "components.oas3.yaml#/components/schemas/Problem"}}
+    },
+}
+
+
+def lesson_3_form(solution_copy: Path) -> Path:
+    """Write the solution with its 503 inline under /status, as it stood after lesson 3."""
+    document = refs.load(solution_copy / SPEC)
+    document["paths"]["/status"]["get"]["responses"]["503"] = INLINE_503
+    del document["components"]
+    path = solution_copy / "oas3" / "lesson-3.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_resolve_follows_local_refs_then_external_ones(solution_copy):
+    responses = refs.operation_responses(refs.resolve(solution_copy / SPEC))
+    retry_after = responses["503"]["headers"]["Retry-After"]
+    assert retry_after["schema"] == {"type": "integer", "minimum": 0, "example": 5}
+    assert "$ref" not in json.dumps(responses)
+
+
+def test_resolve_looks_up_local_refs_in_the_file_that_holds_them(starter_copy):
+    # The shared 503 refers to '#/components/headers/...' of components.oas3.yaml, not of the main file.
+    spec = starter_copy / SPEC
+    document = refs.load(spec)
+    document["paths"]["/status"]["get"]["responses"]["503"] = {
+        "$ref": "components.oas3.yaml#/components/responses/503ServiceUnavailable"
+    }
+    spec.write_text(yaml.safe_dump(document))
+    headers = refs.operation_responses(refs.resolve(spec))["503"]["headers"]
+    assert headers["Retry-After"]["schema"]["type"] == "integer"
+
+
+def test_resolve_agrees_with_connexion(solution_copy):
+    from connexion.spec import Specification
+
+    connexion_view = Specification.load(str((solution_copy / SPEC).resolve())).spec
+    assert refs.resolve(solution_copy / SPEC)["paths"] == connexion_view["paths"]
+
+
+def test_inline_and_reusable_503_are_semantically_equivalent(solution_copy):
+    inline = refs.operation_responses(refs.resolve(lesson_3_form(solution_copy)))
+    reusable = refs.operation_responses(refs.resolve(solution_copy / SPEC))
+    assert refs.load(lesson_3_form(solution_copy)) != refs.load(solution_copy / SPEC)
+    comparison = refs.compare(inline, reusable)
+    assert comparison and comparison.differences == []
+    assert repr(comparison).startswith("Semantically equivalent")
+
+
+def test_compare_names_each_place_that_differs(solution_copy):
+    before = refs.operation_responses(refs.resolve(solution_copy / SPEC))
+    after = refs.operation_responses(refs.resolve(solution_copy / SPEC))
+    after["503"]["headers"]["Retry-After"]["schema"]["type"] = "string"
+    del after["503"]["headers"]["Cache-Control"]
+    comparison = refs.compare(before, after)
+    assert not comparison
+    assert [d.where for d in comparison.differences] == [
+        "/503/headers/Cache-Control",
+        "/503/headers/Retry-After/schema/type",
+    ]
+    assert str(comparison.differences[1]) == '/503/headers/Retry-After/schema/type: "integer" → "string"'
+    assert "(missing)" in str(comparison.differences[0])
+    assert "✘ Different in 2 place(s)" in comparison._repr_html_()
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("missing.yaml#/components/schemas/Problem", "names a file that does not exist: missing.yaml"),
+        ("components.oas3.yaml#/components/schemas/Nope", "points at nothing (no `Nope` there)"),
+        ("#/components/schemas/Problem", "points at nothing (no `components` there)"),
+    ],
+)
+def test_a_broken_ref_is_named_with_its_file(starter_copy, ref, message):
+    spec = starter_copy / SPEC
+    spec.write_text(spec.read_text().replace("components.oas3.yaml#/components/schemas/Problem", ref))
+    with pytest.raises(refs.RefError) as error:
+        refs.resolve(spec)
+    assert str(error.value) == f"ex-04-01-headers.yaml: `$ref: {ref}` {message}"
+
+
+def test_a_ref_loop_is_reported_instead_of_recursing_forever(tmp_path):
+    spec = tmp_path / "loop.yaml"
+    spec.write_text("a: {$ref: '#/b'}\nb: {$ref: '#/a'}\n")
+    with pytest.raises(refs.RefError, match="leads back to itself"):
+        refs.resolve(spec)
+
+
+def test_as_yaml_writes_multiline_text_as_a_block_and_says_when_empty():
+    text = refs.as_yaml({"description": "two\nlines", "n": 1})
+    assert text == "description: |-\n  two\n  lines\nn: 1\n"
+    assert repr(text) == str(text)
+    assert refs.as_yaml({}) == refs.as_yaml(None) == "# (nothing here yet)\n"
