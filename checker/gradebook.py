@@ -58,6 +58,9 @@ FEEDBACK_CHECKER_ERROR = ("The checker could not finish grading your work (exit 
 FEEDBACK_NOT_A_FOLDER = ("{name} is a file, not a folder: hand in a folder laid out like notebooks/ "
                          "(with oas3/ inside), not an archive or a single file.")
 
+#: pytest options for every learner: no cache shared between learners, no colour codes in feedback files,
+#: and none of the plugins that grade nothing here (nbval alone imports for ~3 s per learner)
+PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:nbval", "-p", "no:xdist", "-p", "no:anyio", "--color=no")
 GRACE = 30.0  #: seconds past --timeout before the wrapper itself is killed
 CSV_NAME = "gradebook.csv"
 SKIPPED_NAMES = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", "node_modules"}
@@ -161,7 +164,7 @@ def discover(submissions: Path) -> list[Learner]:
 
 def checker_command(learner: Learner, settings: Settings, grade_json: Path) -> list[str]:
     """The learner's own `pytest checker/` command, wrapped in the reaper with the time limit."""
-    command = [sys.executable, "-m", "pytest", str(PACKAGE), "-p", "no:cacheprovider", "--color=no",
+    command = [sys.executable, "-m", "pytest", str(PACKAGE), *PYTEST_OPTIONS,
                "--submission", str(graded_root(learner.path)), "--grade-json", str(grade_json)]
     if settings.checker_deadline is not None:
         command += ["--checker-deadline", f"{settings.checker_deadline:g}"]
