@@ -33,7 +33,7 @@ def venv_bin(name: str) -> Path:
 
 
 def _fingerprint() -> str:
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(sys.version.encode())  # a new interpreter means a new .venv
     for name in LOCK_FILES:
         digest.update((ROOT / name).read_bytes())
     return digest.hexdigest()
@@ -56,6 +56,11 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+def _root_flag() -> list[str]:
+    """JupyterLab refuses to start as root (containers, CI) unless told it is on purpose."""
+    return ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+
+
 def run(args: list[str]) -> int:
     """Run a command from `.venv` in the repository root and return its exit code."""
     return subprocess.call(args, cwd=ROOT)
@@ -63,7 +68,7 @@ def run(args: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     commands = {
-        "lab": lambda rest: [str(venv_bin("jupyter")), "lab", "--ServerApp.root_dir=notebooks", *rest],
+        "lab": lambda rest: [str(venv_bin("jupyter")), "lab", "--ServerApp.root_dir=notebooks", *_root_flag(), *rest],
         "test": lambda rest: [str(venv_bin("python")), "-m", "pytest", *rest],
         "check": lambda rest: [str(venv_bin("python")), "-m", "pytest", "checker/", *rest],
         "setup": None,

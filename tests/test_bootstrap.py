@@ -109,13 +109,26 @@ def test_script_exits_2_for_unknown_command_without_building_anything(tmp_path):
 # -- commands ----------------------------------------------------------------------------------
 
 
-def test_lab_launches_jupyter_lab_rooted_at_notebooks(workbook, launched):
+def test_lab_launches_jupyter_lab_rooted_at_notebooks(workbook, launched, monkeypatch):
+    monkeypatch.setattr(workbook.os, "geteuid", lambda: 1000)
     assert workbook.main(["lab", "--port=8899"]) == 0
     assert launched[0] == "ensure_environment"
     args, kwargs = launched[1]
     assert args == [str(workbook.VENV / "bin" / "jupyter"), "lab", "--ServerApp.root_dir=notebooks", "--port=8899"]
     assert kwargs["cwd"] == ROOT, "root_dir=notebooks is relative, so jupyter must start in the repository root"
     assert (ROOT / "notebooks").is_dir()
+
+
+def test_lab_as_root_says_so_to_jupyter(workbook, launched, monkeypatch):
+    monkeypatch.setattr(workbook.os, "geteuid", lambda: 0)  # containers and CI run as root
+    assert workbook.main(["lab"]) == 0
+    assert "--allow-root" in launched[1][0]
+
+
+def test_fingerprint_changes_with_the_interpreter(workbook, monkeypatch):
+    before = workbook._fingerprint()
+    monkeypatch.setattr(workbook.sys, "version", "3.99.0 (imaginary)")
+    assert workbook._fingerprint() != before
 
 
 @pytest.mark.parametrize(
