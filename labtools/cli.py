@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 import sys
 import tempfile
@@ -86,6 +87,24 @@ class ConnexionRun(HttpTarget):
         return f"<ConnexionRun `{self.command}` {state}>"
 
 
+_latest: dict[Path, ConnexionRun] = {}
+
+
 def connexion_run(spec: str | Path = "oas3/ex-04-01-headers.yaml", port: int | None = None) -> ConnexionRun:
-    """Start `connexion run SPEC` on a free port and return the running process handle."""
-    return ConnexionRun(spec, port).start()
+    """Start `connexion run SPEC` on a free port and return the running process handle.
+
+    Re-running a notebook cell calls this again: the process started last time for the same
+    spec is stopped first, so old servers do not pile up in the background.
+    """
+    key = Path(spec).resolve()
+    if key in _latest:
+        _latest.pop(key).stop()
+    run = _latest[key] = ConnexionRun(spec, port).start()
+    return run
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    """Stop processes still running when Python exits (a kernel restart, say): they would outlive it."""
+    for run in _latest.values():
+        run.stop()

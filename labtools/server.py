@@ -59,6 +59,17 @@ class LiveServer(HttpTarget):
         return f"<LiveServer {self.spec.as_posix()} {where}>"
 
 
+_latest: dict[Path, LiveServer] = {}
+
+
 def serve(spec: str | Path = "oas3/ex-04-01-headers.yaml") -> LiveServer:
-    """Start serving `spec` and return the running server (also usable in a `with` block)."""
-    return LiveServer(spec).start()
+    """Start serving `spec` and return the running server (also usable in a `with` block).
+
+    Re-running a notebook cell calls this again: the server it started last time for the same
+    spec is stopped first, so old servers do not pile up in the background.
+    """
+    key = Path(spec).resolve()
+    if key in _latest:
+        _latest.pop(key).stop()
+    server = _latest[key] = LiveServer(spec).start()
+    return server

@@ -6,6 +6,7 @@ import asyncio
 import errno
 import json
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from labtools import asgi, net, plots, refs, sampling, wire
 from connexion.exceptions import ResolverError
 
 from labtools.app import forget_modules_in, load_app
-from labtools.cli import ConnexionRun
-from labtools.server import LiveServer
+from labtools.cli import ConnexionRun, connexion_run
+from labtools.server import LiveServer, serve
 
 SPEC = "oas3/ex-04-01-headers.yaml"
 API = "oas3/api.py"
@@ -188,6 +189,16 @@ def test_first_returns_the_last_response_when_the_status_never_comes(starter_cop
         assert server.first(503, tries=3).status_code == 200
 
 
+def test_serve_again_stops_the_server_it_started_before_for_that_spec(starter_copy):
+    first = serve(starter_copy / SPEC)
+    second = serve(starter_copy / SPEC)
+    try:
+        assert not first.running and second.running
+        assert second.get().status_code == 200
+    finally:
+        second.stop()
+
+
 def test_get_on_a_stopped_server_says_how_to_start_it(starter_copy):
     with pytest.raises(RuntimeError, match="start"):
         LiveServer(starter_copy / SPEC).get()
@@ -205,6 +216,26 @@ def test_connexion_run_serves_status_and_swagger_ui(solution_copy, monkeypatch):
         assert ui.status_code == 200 and "Swagger UI" in ui.text
     assert run.stop() == 0
     assert "Uvicorn running on" in run.output
+
+
+def test_connexion_run_again_replaces_the_process_it_started_before(starter_copy, monkeypatch):
+    monkeypatch.chdir(starter_copy)
+    first = connexion_run(SPEC)
+    second = connexion_run(SPEC)
+    try:
+        assert not first.running and first.stop() == 0
+        assert second.get("/status").status_code == 200
+    finally:
+        second.stop()
+
+
+def test_connexion_run_does_not_outlive_python(starter_copy):
+    started = "from labtools.cli import connexion_run; print(connexion_run('oas3/ex-04-01-headers.yaml').url)"
+    result = subprocess.run(
+        [sys.executable, "-c", started], cwd=starter_copy, capture_output=True, text=True, timeout=120, check=True
+    )
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(result.stdout.strip() + "/status", timeout=2)
 
 
 def test_connexion_run_shows_why_a_bad_operation_id_fails(starter_copy, monkeypatch):
