@@ -27,6 +27,7 @@ import io
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -61,6 +62,8 @@ FEEDBACK_NOT_A_FOLDER = ("{name} is a file, not a folder: hand in a folder laid 
 #: pytest options for every learner: no cache shared between learners, no colour codes in feedback files,
 #: and none of the plugins that grade nothing here (nbval alone imports for ~3 s per learner)
 PYTEST_OPTIONS = ("-p", "no:cacheprovider", "-p", "no:nbval", "-p", "no:xdist", "-p", "no:anyio", "--color=no")
+CHECKER_MEMORY_MIB = 4096  #: address space of each checker process (it peaks near 0.9 GiB); workers cap theirs lower
+MAX_HASHED_BYTES = 16 * 1024**2  #: larger files are fingerprinted by size and time, not read
 GRACE = 30.0  #: seconds past --timeout before the wrapper itself is killed
 CSV_NAME = "gradebook.csv"
 SKIPPED_NAMES = {"__pycache__", "__MACOSX", ".git", ".ipynb_checkpoints", "node_modules"}
@@ -69,7 +72,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  #: cells a spreadsheet would 
 
 @dataclass(frozen=True)
 class Settings:
-    """What every learner is graded with; `key` decides whether an old result still counts."""
+    """What every learner is graded with; a stored result counts only if it was graded the same way."""
 
     submissions: Path
     out: Path
@@ -119,9 +122,24 @@ def remove_stale_temporaries(out: Path) -> None:
 
 
 def _files(root: Path):
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not SKIPPED_NAMES.intersection(path.relative_to(root).parts):
-            yield path
+    """Every file and symbolic link under `root`, in a stable order, never following links."""
+    for folder, folders, files in os.walk(root):
+        folders[:] = sorted(name for name in folders if name not in SKIPPED_NAMES)
+        for name in sorted(files) + [name for name in folders if os.path.islink(os.path.join(folder, name))]:
+            yield Path(folder, name)
+
+
+def _content_digest(path: Path) -> bytes:
+    """What a file holds, without reading a link's target, a device or a huge file."""
+    try:
+        status = path.lstat()
+        if stat.S_ISLNK(status.st_mode):
+            return b"link:" + os.readlink(path).encode(errors="replace")
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_HASHED_BYTES:
+            return f"other:{status.st_mode}:{status.st_size}:{status.st_mtime_ns}".encode()
+        return hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return b"unreadable"
 
 
 def fingerprint_folder(root: Path) -> str:
@@ -129,11 +147,7 @@ def fingerprint_folder(root: Path) -> str:
     digest = hashlib.sha256()
     if root.is_dir():
         for path in _files(root):
-            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-            try:
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-            except OSError:
-                digest.update(b"unreadable")
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + _content_digest(path))
     return digest.hexdigest()
 
 
@@ -142,7 +156,7 @@ def grader_fingerprint() -> str:
     digest = hashlib.sha256()
     for path in _files(PACKAGE):
         if path.suffix in {".py", ".yaml", ".yml", ".json"}:
-            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes())
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + _content_digest(path))
     return digest.hexdigest()[:16]
 
 
@@ -170,7 +184,8 @@ def checker_command(learner: Learner, settings: Settings, grade_json: Path) -> l
         command += ["--checker-deadline", f"{settings.checker_deadline:g}"]
     for exercise in settings.exercises:
         command += ["--exercise", exercise]
-    return [sys.executable, "-m", "checker.reaper", "--timeout", f"{settings.timeout:g}", "--", *command]
+    return [sys.executable, "-m", "checker.reaper", "--timeout", f"{settings.timeout:g}",
+            "--memory-limit", str(CHECKER_MEMORY_MIB), "--", *command]
 
 
 def _environment() -> dict[str, str]:
@@ -361,9 +376,33 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="learner", desc="grading", disable=not enabled, dynamic_ncols=True, file=sys.stderr)
 
 
+class Busy(Exception):
+    """Another gradebook is writing to the same --out folder."""
+
+
+def lock_out_folder(out: Path):
+    """Hold a lock on `out` for this run, so two gradebooks never delete each other's files."""
+    out.mkdir(parents=True, exist_ok=True)
+    handle = open(out / ".lock", "a+")  # noqa: SIM115 - the caller closes it, which releases the lock
+    try:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, run one gradebook at a time
+        pass
+    except OSError:
+        handle.close()
+        raise Busy(f"--out: another gradebook is writing to {out}; wait for it or choose another folder") from None
+    return handle
+
+
 def grade_class(settings: Settings, jobs: int, skip_graded: bool, progress: bool = True) -> tuple[list[Learner], bool]:
     """Grade every learner in SUBMISSIONS; return them with their results, and whether the run was interrupted."""
-    settings.out.mkdir(parents=True, exist_ok=True)
+    with lock_out_folder(settings.out):
+        return _grade_class(settings, jobs, skip_graded, progress)
+
+
+def _grade_class(settings: Settings, jobs: int, skip_graded: bool, progress: bool) -> tuple[list[Learner], bool]:
     remove_stale_temporaries(settings.out)
     learners = discover(settings.submissions)
     points = exercise_points(settings.exercises)
@@ -469,7 +508,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     # SIGTERM (e.g. from a batch scheduler) stops the run as cleanly as Ctrl+C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    learners, interrupted = grade_class(settings, args.jobs, args.skip_graded, progress=not args.no_progress)
+    try:
+        learners, interrupted = grade_class(settings, args.jobs, args.skip_graded, progress=not args.no_progress)
+    except Busy as busy:
+        print(f"python -m checker.gradebook: error: {busy}", file=sys.stderr)
+        return 2
     print(summary(learners, args.out, time.monotonic() - started))
     if interrupted:
         print("Interrupted: run the same command with --skip-graded to grade the rest.", file=sys.stderr)

@@ -1,6 +1,6 @@
 """Run one command with a time limit, and leave none of its processes behind.
 
-    python -m checker.reaper --timeout 120 -- python -m pytest checker/ ...
+    python -m checker.reaper --timeout 120 --memory-limit 4096 -- python -m pytest checker/ ...
 
 The gradebook grades each learner through this wrapper. Learner code runs in
 workers that the checker starts in sessions of their own, and it may fork,
@@ -127,7 +127,19 @@ def sweep(child: subprocess.Popen) -> None:
         _reap_zombies()
 
 
-def run(command: list[str], timeout: float) -> int:
+def _memory_limiter(limit_bytes: int):
+    """A preexec function capping the command's address space (its children inherit the cap)."""
+    def limit() -> None:  # pragma: no cover - runs in the child
+        import resource
+
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+        except (ValueError, OSError):
+            pass
+    return limit
+
+
+def run(command: list[str], timeout: float, memory_mib: int = 0) -> int:
     """Run `command`, kill it after `timeout` seconds, then sweep; return the exit code to report."""
     become_subreaper()
 
@@ -140,7 +152,9 @@ def run(command: list[str], timeout: float) -> int:
     child = None
     try:
         # The command gets a process group of its own, so killing it never signals this wrapper.
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=os.name == "posix")
+        limiter = _memory_limiter(memory_mib * 1024**2) if memory_mib and os.name == "posix" else None
+        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=os.name == "posix",
+                                 preexec_fn=limiter)
         try:
             code = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -161,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m checker.reaper", description=__doc__.split("\n\n")[0])
     parser.add_argument("--timeout", type=float, required=True, metavar="SECONDS",
                         help="seconds the command may run before it and all it started are killed")
+    parser.add_argument("--memory-limit", type=int, default=0, metavar="MIB",
+                        help="cap the address space of the command and its children, in MiB (default: no cap)")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command, after --")
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -168,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give the command to run after --")
     if args.timeout <= 0:
         parser.error(f"--timeout must be a positive number of seconds, not {args.timeout:g}")
-    return run(command, args.timeout)
+    return run(command, args.timeout, args.memory_limit)
 
 
 if __name__ == "__main__":

@@ -326,6 +326,25 @@ def test_fingerprint_changes_with_content_but_not_with_caches(tmp_path):
     assert gradebook.fingerprint_folder(tmp_path) != first
 
 
+def test_fingerprint_never_follows_links_or_reads_devices(tmp_path):
+    copy_oas3(ROOT / "solutions", tmp_path)
+    first = gradebook.fingerprint_folder(tmp_path)
+    (tmp_path / "oas3" / "everything").symlink_to("/")
+    (tmp_path / "oas3" / "zeros").symlink_to("/dev/zero")
+    second = gradebook.fingerprint_folder(tmp_path)
+    assert second != first
+    (tmp_path / "oas3" / "everything").unlink()
+    (tmp_path / "oas3" / "everything").symlink_to("/usr")
+    assert gradebook.fingerprint_folder(tmp_path) != second
+
+
+def test_two_gradebooks_never_share_an_out_folder(tmp_path):
+    with gradebook.lock_out_folder(tmp_path / "grades"):
+        with pytest.raises(gradebook.Busy, match="another gradebook is writing to"):
+            gradebook.lock_out_folder(tmp_path / "grades")
+    gradebook.lock_out_folder(tmp_path / "grades").close()
+
+
 def test_write_atomic_leaves_only_the_finished_file(tmp_path):
     gradebook.write_atomic(tmp_path / "a" / "grades.csv", "learner\n")
     assert [path.name for path in (tmp_path / "a").iterdir()] == ["grades.csv"]

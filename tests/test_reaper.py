@@ -90,6 +90,11 @@ def test_command_killed_by_a_signal_reports_128_plus_the_signal():
     assert finished.returncode == 128 + signal.SIGKILL
 
 
+def test_memory_limit_caps_the_command():
+    allocate = "import sys\ntry:\n    bytearray(2 * 1024**3)\nexcept MemoryError:\n    sys.exit(7)"
+    assert run_reaper("--timeout", "30", "--memory-limit", "512", "--", sys.executable, "-c", allocate).returncode == 7
+
+
 def test_output_of_the_command_goes_to_the_reapers_output():
     finished = run_reaper("--timeout", "30", "--", sys.executable, "-c", "print('hello from the learner')")
     assert finished.stdout.strip() == "hello from the learner"

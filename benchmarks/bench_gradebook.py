@@ -1,0 +1,96 @@
+"""How long does the gradebook take for a class, and how does it scale with learners and --jobs?
+
+    .venv/bin/python benchmarks/bench_gradebook.py                      # the default plan below
+    .venv/bin/python benchmarks/bench_gradebook.py --plan 100x2 100x4    # CLASS_SIZExJOBS runs
+
+Builds a class in a temporary folder, cycling through: a copy of solutions/ (6
+in 10), the untouched starters (2 in 10), a broken YAML file and an api.py that
+hangs at import (1 in 10 each). Then runs `python -m checker.gradebook` once per
+plan entry and prints wall time, seconds per learner, throughput, and whether
+every copy of the same submission got the same total: an overloaded machine
+shows up as good work graded as "hung". Numbers, not assertions: run it on a
+quiet machine, and read the load average printed with each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_PLAN = ["25x1", "25x2", "25x4", "50x2", "100x2", "100x4"]
+KINDS = ["good", "good", "good", "starter", "good", "broken-yaml", "good", "starter", "good", "hanging"]
+
+
+def make_class(folder: Path, size: int) -> dict[str, str]:
+    """`size` learner folders in `folder`; returns learner -> kind."""
+    kinds = {}
+    for number in range(size):
+        kind = KINDS[number % len(KINDS)]
+        learner = folder / f"learner-{number:03d}"
+        source = REPO / ("notebooks" if kind == "starter" else "solutions")
+        shutil.copytree(source / "oas3", learner / "oas3", ignore=shutil.ignore_patterns("__pycache__"))
+        if kind == "broken-yaml":
+            (learner / "oas3" / "ex-04-01-headers.yaml").write_text("openapi: 3.0.3\npaths: {/status: [unclosed\n")
+        elif kind == "hanging":
+            (learner / "oas3" / "api.py").write_text("import time\ntime.sleep(999)\n")
+        kinds[learner.name] = kind
+    return kinds
+
+
+def grade(folder: Path, out: Path, jobs: int, extra: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "checker.gradebook", str(folder), "--out", str(out),
+                    "--jobs", str(jobs), "--no-progress", *extra], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def consistency(out: Path, kinds: dict[str, str]) -> str:
+    """For each kind, how many learners got a total other than the most common one for that kind."""
+    with open(out / "gradebook.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    totals: dict[str, Counter] = {}
+    statuses = Counter(row["status"] for row in rows)
+    for row in rows:
+        totals.setdefault(kinds[row["learner"]], Counter())[row["total"]] += 1
+    odd = sum(sum(counter.values()) - counter.most_common(1)[0][1] for counter in totals.values())
+    modal = ", ".join(f"{kind} {counter.most_common(1)[0][0]}" for kind, counter in sorted(totals.items()))
+    extra = ", ".join(f"{n} {status}" for status, n in statuses.items() if status != "graded")
+    return f"{odd} odd ({modal}{'; ' + extra if extra else ''})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--plan", nargs="+", default=DEFAULT_PLAN, metavar="SIZExJOBS",
+                        help=f"runs to time (default: {' '.join(DEFAULT_PLAN)})")
+    parser.add_argument("--checker-deadline", default=None, metavar="SECONDS", help="passed to the gradebook")
+    args = parser.parse_args()
+    plan = [tuple(int(part) for part in entry.split("x")) for entry in args.plan]
+    extra = ["--checker-deadline", args.checker_deadline] if args.checker_deadline else []
+    print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
+    print(f"{'learners':>8} {'jobs':>4} {'seconds':>8} {'s/learner':>9} {'per min':>7} {'load':>5}  same work, same total?")
+    with tempfile.TemporaryDirectory(prefix="bench-gradebook-") as scratch:
+        classes = {}
+        for size, jobs in plan:
+            if size not in classes:
+                folder = Path(scratch) / f"class-{size}"
+                classes[size] = (folder, make_class(folder, size))
+            folder, kinds = classes[size]
+            out = Path(scratch) / f"grades-{size}x{jobs}"
+            seconds = grade(folder, out, jobs, extra)
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            print(f"{size:>8} {jobs:>4} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f} {load:>5.1f}"
+                  f"  {consistency(out, kinds)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
