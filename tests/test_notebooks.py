@@ -151,6 +151,7 @@ def test_starter_notebook_runs_without_errors(starter_folder, name):
         assert text_of(notebook, "labtools.plot_share") == "503 share after 2000 requests: 0.0% (expected 20%)"
     if name.startswith("04"):
         assert text_of(notebook, "after =").startswith("Semantically equivalent")
+        assert text_of(notebook, "served =").startswith("Semantically equivalent")
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -171,5 +172,6 @@ def test_solution_notebook_runs_without_errors(solution_folder, name):
             "$ref: '#/components/responses/503ServiceUnavailable'"
         )
         assert text_of(notebook, "after =").startswith("Semantically equivalent")
+        assert text_of(notebook, "served =").startswith("Semantically equivalent")
         assert re.search(r"^retry-after: \d+$", text_of(notebook, "labtools.show(run.first(503)"), re.M)
         assert text_of(notebook, "run.stop()") == "0"
