@@ -27,8 +27,8 @@ KEEPS_ERRORS = "the operations still document their error responses"
 
 NO_PROBLEM = ("{where}: there is no `Problem` under `components: schemas:`. Add one with the five RFC 9457 members "
               "(type, title, status, detail, instance); `type: object` and a `properties:` map.")
-MEMBER_MISSING = "{where}: Problem has no `{name}` under `properties:`; add `{name}: {{type: {json}}}`."
-MEMBER_TYPE = "{where}: `{name}` is declared as {found}, but RFC 9457 makes it a JSON {what}: write `type: {json}`."
+MEMBER_MISSING = "{where}: Problem has no `{name}` under `properties:`; add `{name}: {suggestion}`."
+MEMBER_TYPE = "{where}: `{name}` is declared as {found}, but in RFC 9457 it is a JSON {what}: write `type: {json}`."
 STATUS_RANGE = "{where}: `status` rejects {codes} (check minimum/maximum): any HTTP status code, 100 to 599, must fit."
 NOT_OBJECT = "{where}: Problem should say `type: object`: a problem details document is a JSON object."
 URI_FORMAT = ("{where}: `{name}` has {found}. RFC 9457 makes it a URI *reference*, so relative ones such as "
@@ -39,11 +39,14 @@ CLOSED = ("{where}: `additionalProperties: false` refuses extension members such
           "RFC 9457 §3.2 lets every problem type add. Remove it (or write `additionalProperties: true`).")
 REQUIRES_OPTIONAL = ("{where}: `required` lists {names}, but a problem may leave {them} out (a missing `type` means "
                      "about:blank). Only `title` and `status` may be required.")
+INTO_A_SCALAR = "the path after `#` runs into a value that is neither a mapping nor a list"
 NOT_DECLARED = "`type` and `instance` are not declared yet: add them first (see the check above)."
 REJECTS_EXAMPLE = "{where}: Problem rejects the valid problem {sample}: {reason}. Loosen the schema so it fits."
 NO_CONTENT = "{where}: the {code} response of {op} has no `content`; give it `application/problem+json` with the Problem schema."
 NOT_PROBLEM_MEDIA = ("{where}: the {code} response of {op} is {media}; errors are `application/problem+json` "
                      "(RFC 9457 §3), even when the client asked for application/json. Replace it.")
+ALSO_OTHER_MEDIA = ("{where}: the {code} response of {op} offers {media} next to application/problem+json; "
+                    "remove it, so that clients meet one error format.")
 NO_SCHEMA = "{where}: the {code} response of {op} has application/problem+json without a `schema`; add `schema: {{$ref: '{ref}'}}`."
 OTHER_SCHEMA = ("{where}: the {code} response of {op} uses a schema that is not Problem. Write `schema: {{$ref: '{ref}'}}` "
                 "(or `allOf: [{{$ref: '{ref}'}}, ...]` to add extension members).")
@@ -56,8 +59,11 @@ KEPT = [("/orders", "post", ("400", "422", "4XX"), "its 400/422 validation probl
         ("/orders/{order_id}", "get", ("404", "4XX"), "its 404"),
         ("/orders/{order_id}", "get", ("default",), "a `default` response")]
 
-JSON_TYPES = {"type": ("string", "string"), "title": ("string", "string"), "status": ("integer", "number (an integer)"),
+JSON_TYPES = {"type": ("string", "string"), "title": ("string", "string"),
+              "status": ("integer", "whole number (an HTTP status code)"),
               "detail": ("string", "string"), "instance": ("string", "string")}
+SUGGESTIONS = {"type": "{type: string, format: uri-reference, default: about:blank}", "title": "{type: string}",
+               "status": "{type: integer}", "detail": "{type: string}", "instance": "{type: string, format: uri-reference}"}
 OPTIONAL = ("type", "detail", "instance")
 #: problems RFC 9457 allows, which every Problem schema must accept (§3's own example among them)
 SAMPLES = [
@@ -78,13 +84,44 @@ def spec_basics(document: Document, result: ExerciseResult, hint: str) -> bool:
     repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
     result.add(NO_DUPLICATES, not repeats, "\n".join(repeats) + hint)
     broken = [f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
-              for error in document.broken_refs()]
+              for error in broken_refs(document)]
     result.add(REFS_RESOLVE, not broken, "\n".join(broken) + hint)
     if broken:
         return False
     problems = validation_errors(document)
     result.add(VALID_OPENAPI, not problems, "\n".join(problems) + hint)
     return True
+
+
+def broken_refs(document: Document) -> list[BrokenRef]:
+    """Every `$ref` reachable in the spec that leads nowhere, all of them.
+
+    Like `Document.broken_refs`, but safe with `null` values and with pointers that
+    run into a scalar (`#/components/schemas` when `components: hello`)."""
+    broken, seen = [], set()
+
+    def walk(node: Any, base: str, shown: str, depth: int) -> None:
+        if depth > 200:
+            return
+        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+            if id(node) in seen:
+                return
+            seen.add(id(node))
+            try:
+                target, base, shown = document.follow(node, base, shown)
+            except BrokenRef as error:
+                broken.append(error)
+                return
+            except (TypeError, ValueError, LookupError, RecursionError):
+                broken.append(BrokenRef(node["$ref"], where_in(node, shown, "$ref"), INTO_A_SCALAR))
+                return
+            walk(target, base, shown, depth + 1)
+            return
+        for child in node.values() if isinstance(node, dict) else node if isinstance(node, list) else []:
+            walk(child, base, shown, depth + 1)
+
+    walk(document.data, document.uri, document.shown_as, 0)
+    return broken
 
 
 def deref(document: Document, node: Any, base: str, shown: str, depth: int = 0) -> Any:
@@ -150,7 +187,7 @@ def check_members(document: Document, problem: Any, where_problem, result: Exerc
     issues = []
     for name, (json_type, what) in JSON_TYPES.items():
         if name not in found:
-            issues.append(MEMBER_MISSING.format(where=where_problem, name=name, json=json_type))
+            issues.append(MEMBER_MISSING.format(where=where_problem, name=name, suggestion=SUGGESTIONS[name]))
             continue
         member, _base, _shown, where = found[name]
         types = declared_types(member)
@@ -220,6 +257,8 @@ def check_open(document: Document, problem: Any, where_problem, result: Exercise
                 errors = list(validator_for(document, schema).iter_errors(sample))
             except Exception as error:  # noqa: BLE001 - the schema itself is malformed
                 errors = [error]
+            # a member of the wrong type is the members check's business; here only the object as a whole
+            errors = [e for e in errors if not (getattr(e, "absolute_path", None) and e.absolute_path[0] in JSON_TYPES)]
             if errors:
                 reason = getattr(errors[0], "message", str(errors[0]))
                 issues.append(REJECTS_EXAMPLE.format(where=where_problem, sample=sample, reason=reason))
@@ -250,11 +289,11 @@ def response_issue(document: Document, label: str, code: str, response, base: st
     if not isinstance(content, dict) or not content:
         return NO_CONTENT.format(**fmt)
     others = [media for media in content if str(media).split(";")[0].strip().lower() not in PROBLEM_MEDIA]
-    if others:
-        return NOT_PROBLEM_MEDIA.format(**fmt, media=", ".join(others))
     media = next((m for m in content if str(m).split(";")[0].strip().lower() == "application/problem+json"), None)
     if media is None:
-        return NOT_PROBLEM_MEDIA.format(**fmt, media=", ".join(content))
+        return NOT_PROBLEM_MEDIA.format(**fmt, media=", ".join(map(str, content)))
+    if others:
+        return ALSO_OTHER_MEDIA.format(**fmt, media=", ".join(others))
     entry = content[media]
     if not isinstance(entry, dict) or "schema" not in entry:
         return NO_SCHEMA.format(**fmt)

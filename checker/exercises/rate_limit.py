@@ -17,7 +17,8 @@ from checker.exercises.common import follow_or_report, lesson_hint, load_documen
 from checker.exercises.headers_impl import retry_after_valid
 from checker.exercises.headers_spec import schema_admits_delay_seconds
 from checker.exercises.problem_schema import LESSON, spec_basics
-from checker.exercises.runs import header_values, problem_issue
+from checker.exercises.validation_errors import first_line
+from checker.exercises.runs import header_values, problem_issue, summarise
 from checker.probes import outcome
 from checker.probes.fields import FieldError, Token, parse_field
 from checker.results import ExerciseResult
@@ -58,10 +59,10 @@ RETRY_AFTER_SCHEMA = "{where}: Retry-After's schema does not admit delay-seconds
 FIELD_SCHEMA = "{where}: {name}'s schema does not admit a string such as '{example}'; a structured field is `type: string`."
 SPEC_FALLBACK = ("connexion could not build the app from oas3/{spec} ({text}); the code was graded with the checker's "
                  "copy of the quote spec instead. Fix the spec first (the checks above say where).")
-NO_CLOCK = ("ratelimit_api.py has no module-level `clock` (found {found}); the checker could not move time forward. "
+NO_CLOCK = ("ratelimit_api.py's module-level `clock` {found}, so the checker could not move time forward. "
             "Keep `clock = time.monotonic` at module level and call `clock()` whenever you need the time.")
-CLOCK_UNREAD = ("get_quote() never called clock(), so it reads the time some other way (time.monotonic()? "
-                "time.time()?) and the checker cannot move it forward. Call `clock()` instead.")
+CLOCK_UNREAD = ("get_quote() never called clock(). A rate limit needs the time, and the checker can only move "
+                "it forward through `clock()`: call `clock()`, not time.monotonic() or time.time().")
 QUOTA_TOO_LARGE = ("your policy advertises q={quota}; the checker sends q+1 requests per window and stops above "
                    "{most}. Choose a smaller quota, such as 5.")
 POLICY_MISSING = "there is no RateLimit-Policy header"
@@ -85,8 +86,14 @@ RA_RANGE = "Retry-After is {value} s; after a refusal it must be at least 1 s an
 RA_BEFORE_T = "Retry-After is {value} s but RateLimit says the quota resets in t={t} s; Retry-After must not come earlier"
 HOLDS_FAILED = ("half-way through the Retry-After wait (at +{at:g} s) the request was served: Retry-After ({wait} s) "
                 "is longer than the real wait. Compute it from when the window ends.")
-RESTORE_FAILED = "at +{at:g} s ({why}) {operation} answered {status}: {detail}"
-FIX_CLOCK = " Time only moves for your code through `clock()`."
+AFTER_RETRY_REFUSED = ("refused at +0.5 s, the client waited the {wait} s Retry-After asked for, came back at +{at:g} s "
+                       "and got {status} again ({detail}). Round Retry-After up (math.ceil), and start a new window "
+                       "once w seconds have passed.")
+AFTER_WINDOW_REFUSED = ("refused at +0.5 s, the client came back a whole window later (at +{at:g} s, w={window} s) and "
+                        "got {status} again ({detail}): start a new window once w seconds have passed.")
+FRESH_REFUSED = ("ten windows later (at +{at:g} s), request {n} of {quota} got {status} ({detail}): a new window "
+                 "restores the whole quota.")
+FIX_CLOCK = "\nTime only moves for your code through `clock()` (see the clock check above)."
 
 SCRIPT_LABELS = {"window-1": "first window", "over": "request q+1", "holds": "during the wait",
                  "after-retry": "after Retry-After", "fresh": "a new window", "fresh-over": "request q+1 of the new window"}
@@ -179,6 +186,11 @@ def lines(issues: list[str]) -> str:
     return "\n".join(shown)
 
 
+def summary(issues: list[tuple[int, str]], total: int) -> str:
+    """`summarise`, one line per kind of issue, cut after a few kinds."""
+    return lines(summarise(issues, total, "responses").splitlines())
+
+
 def label(answer: dict) -> str:
     return f"request #{answer['request']} ({SCRIPT_LABELS.get(answer['phase'], answer['phase'])}, at +{answer['at']:g} s)"
 
@@ -267,13 +279,14 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
     run = submission.probe_run(PROBE_KEY, module=MODULE, probe=PROBE)
     spec_failure = next((e for e in run.of("app-failed") if e["spec"].endswith(SPEC)), None)
     if spec_failure is not None and run.of("app-ready"):
-        result.add(APP_FROM_SPEC, False, SPEC_FALLBACK.format(spec=SPEC, text=spec_failure["error"]["text"].split("\n\n")[0]) + " " + hint)
+        result.add(APP_FROM_SPEC, False, SPEC_FALLBACK.format(spec=SPEC, text=first_line(spec_failure["error"]["text"])) + " " + hint)
     answers = outcome.report(run, result, RUNS, MODULE, SPEC, OPERATION, hint)
     clock = run.first("clock")
     clock_ok = bool(clock and clock["found"]) and any(a.get("clock_reads") for a in answers)
     if clock is not None:
         if not clock["found"]:
-            result.add(CLOCK, False, NO_CLOCK.format(found=f"a {clock['kind']}" if clock["kind"] else "nothing") + " " + hint)
+            found = f"is a {clock['kind']}, not a function" if clock["kind"] else "is missing"
+            result.add(CLOCK, False, NO_CLOCK.format(found=found) + " " + hint)
         elif answers:
             result.add(CLOCK, clock_ok, CLOCK_UNREAD + " " + hint)
     if not answers:
@@ -284,12 +297,13 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
     policy = run.first("policy") or {"quota": DEFAULT_QUOTA, "window": DEFAULT_WINDOW, "advertised": False}
     quota, window = policy["quota"], policy["window"]
     first: list = []
-    issues = [f"{label(a)}: {issue}" for a in answers if (issue := policy_issue(a, first))]
-    if quota > MAX_QUOTA:
-        issues.insert(0, QUOTA_TOO_LARGE.format(quota=quota, most=MAX_QUOTA))
+    judged = [a for a in answers if not a.get("error")]  # a response to a crash is the runs check's business
+    issues = [(a["request"], issue) for a in judged if (issue := policy_issue(a, first))]
+    notes = [QUOTA_TOO_LARGE.format(quota=quota, most=MAX_QUOTA)] if quota > MAX_QUOTA else []
     if not policy["advertised"]:
-        issues.append(FALLBACK_POLICY.format(quota=quota, window=window))
-    result.add(POLICY, not issues, lines(issues) + " " + hint, info=f"q={quota} requests per w={window} s")
+        notes.append(FALLBACK_POLICY.format(quota=quota, window=window))
+    result.add(POLICY, not issues and not notes, "\n".join([summary(issues, len(answers)), *notes]).strip()
+               + " " + hint, info=f"q={quota} requests per w={window} s")
     if quota > MAX_QUOTA:
         return
     by_phase: dict[str, list[dict]] = {}
@@ -301,15 +315,14 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
                                                 f"({detail_of(a)})" for a in within]) + " " + hint)
 
     names = policy_names(answers)
-    issues = [f"{label(a)}: {issue}" for a, expected, why in expected_remaining(answers, quota)
-              if (issue := ratelimit_issue(a, names, expected if a["status"] in (200, 429) else None, why, window))]
-    result.add(RATELIMIT, not issues, lines(issues) + "\nSend e.g. `RateLimit: \"anonymous\";r=2;t=41` on every "
+    issues = [(a["request"], issue) for a, expected, why in expected_remaining(answers, quota) if not a.get("error")
+              and (issue := ratelimit_issue(a, names, expected if a["status"] in (200, 429) else None, why, window))]
+    result.add(RATELIMIT, not issues, summary(issues, len(answers)) + "\nSend e.g. `RateLimit: \"anonymous\";r=2;t=41` on every "
                "response: r requests left, t seconds until the quota resets. " + hint)
 
     refusals = by_phase.get("over", []) + by_phase.get("fresh-over", [])
     issues = [f"{label(a)}: {WRONG_STATUS.format(status=a['status'], expected=429)}" if a["status"] != 429
-              else f"{label(a)}: {issue}" for a in refusals
-              if a["status"] != 429 or (issue := problem_issue(a))]
+              else f"{label(a)}: {problem_issue(a)}" for a in refusals if a["status"] != 429 or problem_issue(a)]
     if not refusals:
         issues.append("no request beyond the quota was answered (see above).")
     result.add(REFUSED, not issues, lines(issues) + "\nAnswer with connexion's problem(status=429, ...). " + hint)
@@ -330,17 +343,16 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
     issues = []
     for answer in by_phase.get("after-retry", []):
         if answer["status"] != 200:
-            why = f"{answer['at'] - 0.5:g} s after the refusal, as Retry-After said" if holds else f"a whole window (w={window} s) later"
-            issues.append(RESTORE_FAILED.format(at=answer["at"], why=why, operation=OPERATION, status=answer["status"],
-                                                detail=detail_of(answer)))
-    for answer in by_phase.get("fresh", []):
+            template = AFTER_RETRY_REFUSED if holds else AFTER_WINDOW_REFUSED
+            issues.append(template.format(wait=retry_seconds(over), at=answer["at"], window=window,
+                                          status=answer["status"], detail=detail_of(answer)))
+    for number, answer in enumerate(by_phase.get("fresh", []), start=1):
         if answer["status"] != 200:
-            issues.append(RESTORE_FAILED.format(at=answer["at"], why=f"ten windows later, request {answer['request']}",
-                                                operation=OPERATION, status=answer["status"], detail=detail_of(answer)))
+            issues.append(FRESH_REFUSED.format(at=answer["at"], n=number, quota=quota, status=answer["status"],
+                                               detail=detail_of(answer)))
     if not by_phase.get("after-retry"):
         issues.append("the checker did not get that far (see above).")
-    result.add(RESTORED, not issues, lines(issues) + "\nWhen a window has passed, start a new one with the whole quota."
-               + fix_clock + " " + hint)
+    result.add(RESTORED, not issues, lines(issues) + fix_clock + " " + hint)
 
 
 def retry_seconds(answer: dict | None):

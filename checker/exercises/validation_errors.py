@@ -19,7 +19,7 @@ from urllib.parse import unquote
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
 from checker.exercises.problem_schema import LESSON, SPEC
-from checker.exercises.runs import problem_issue
+from checker.exercises.runs import problem_issue, summarise
 from checker.probes import outcome
 from checker.results import ExerciseResult
 from checker.submission import Submission
@@ -43,6 +43,9 @@ NO_FALSE_ALARM = "no entry points at a member that was right"
 SPEC_FALLBACK = ("connexion could not build the app from oas3/{spec} ({text}); the code was graded with the checker's "
                  "copy of the orders spec instead. Fix the spec first: see exercise problem-schema.")
 VALID_REFUSED = "the valid order {body} was answered {status}{detail}; only invalid orders may be refused."
+SEVERAL_MEDIA_TYPES = ("Now that POST /orders can answer application/json or application/problem+json, connexion "
+                       "needs to be told which one a returned dict is: `return order, 201, {{\"Content-Type\": "
+                       "\"application/json\"}}`.")
 WRONG_STATUS = "answered {status}, not 422 (or 400)"
 NO_ERRORS = "the problem has no `errors` array"
 FIRST_ONLY = ("connexion's own validator answered (a 400 naming only the first mistake). To list them all, define "
@@ -55,6 +58,8 @@ SLASH_ROOT = ("entry {index}'s pointer '/' means the member named \"\" (RFC 6901
               "better, point at the member itself, e.g. /item")
 MISSED = "no entry points at {pointers}"
 FALSE_ALARM = "an entry points at {pointer}, which was right (detail: {detail!r})"
+VALIDATOR_MAP_SHAPE = ("Your VALIDATOR_MAP was in use: it must look like `{\"body\": MediaTypeDict({\"*/*json\": "
+                       "YourValidator})}`, with a subclass of connexion's JSONRequestBodyValidator.")
 NOTHING_LISTED = "no answer had an `errors` array, so there is nothing to compare with the mistakes sent yet (see above)."
 FIX_MISSED = ("Report every member jsonschema's `iter_errors()` finds, not only the first; a missing or unexpected "
               "member is best pointed at directly (/item, /colour).")
@@ -139,6 +144,12 @@ def start(submission: Submission) -> None:
                            requests=requests(), options_from={"validator_map": "VALIDATOR_MAP"})
 
 
+def first_line(text: str) -> str:
+    """Connexion's load errors run to a page; their first line says what failed."""
+    lines_of = text.strip().splitlines()
+    return lines_of[0] + (" …" if len(lines_of) > 1 else "") if lines_of else "no reason given"
+
+
 def parse_pointer(text: str) -> list[str] | None:
     """The reference tokens of a JSON Pointer, plain (`/a/b`) or as a URI fragment (`#/a/b`); None if invalid."""
     if text.startswith("#"):
@@ -195,14 +206,21 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     run = submission.probe_run(PROBE_KEY, module=MODULE, probe=PROBE)
     spec_failure = next((e for e in run.of("app-failed") if e["spec"].endswith(SPEC)), None)
     if spec_failure is not None and run.of("app-ready"):
-        result.add(APP_FROM_SPEC, False, SPEC_FALLBACK.format(spec=SPEC, text=spec_failure["error"]["text"].split("\n\n")[0]) + " " + hint)
-    answers = {a["request"]: a for a in outcome.report(run, result, RUNS, MODULE, SPEC, OPERATION, hint)}
+        result.add(APP_FROM_SPEC, False, SPEC_FALLBACK.format(spec=SPEC, text=first_line(spec_failure["error"]["text"])) + " " + hint)
+    answers = {a["request"]: a for a in outcome.report(run, result, RUNS, MODULE, SPEC, OPERATION,
+                                                        validator_map_hint(run) + hint)}
     if not answers:
         for name in (VALID_ACCEPTED, ONE_PROBLEM, ERRORS_ARRAY, EVERY_MISTAKE, NO_FALSE_ALARM):
             result.add(name, False, f"no answer came back to check; fix the problem above first. {hint}")
         return
     grade_valid(answers, result, hint)
     grade_invalid(answers, result, hint)
+
+
+def validator_map_hint(run) -> str:
+    """When connexion broke down with the learner's VALIDATOR_MAP in place, say what shape it must have."""
+    broke = run.first("request-crashed") or any(a.get("error") and "line" not in a["error"] for a in run.of("response"))
+    return VALIDATOR_MAP_SHAPE + " " if run.first("option") and broke else ""
 
 
 def grade_valid(answers: dict, result: ExerciseResult, hint: str) -> None:
@@ -213,6 +231,8 @@ def grade_valid(answers: dict, result: ExerciseResult, hint: str) -> None:
             detail = problem_body(answer).get("detail")
             issues.append(VALID_REFUSED.format(body=json.dumps(body), status=answer["status"],
                                                detail=f" ({detail})" if isinstance(detail, str) else ""))
+    if any("Multiple response content types" in issue for issue in issues):
+        issues.append(SEVERAL_MEDIA_TYPES.format())
     result.add(VALID_ACCEPTED, not issues, "\n".join(issues) + " " + hint)
 
 
@@ -251,8 +271,9 @@ def grade_invalid(answers: dict, result: ExerciseResult, hint: str) -> None:
             if not any(covers(tokens, detail, m) for m in case) and pointer not in ("/", "#/"):
                 alarms.append((number, label, FALSE_ALARM.format(pointer=pointer, detail=detail[:80])))
     total = len(cases())
-    result.add(ONE_PROBLEM, not shape, f"{len(shape)} of {total} invalid orders:\n{lines(shape)}\n"
-               f"Answer each with connexion's problem(...) or a ProblemException, status 422 (or 400). {hint}")
+    grouped = summarise([(number, issue) for number, _label, issue in shape], total, "invalid orders")
+    result.add(ONE_PROBLEM, not shape, f"{grouped}\nAnswer each with connexion's problem(...) or a ProblemException, "
+               f"status 422 (or 400). {hint}")
     message = f"{len(arrays)} problems in {total} answers:\n{lines(arrays)}"
     if first_only:
         message += "\n" + FIRST_ONLY

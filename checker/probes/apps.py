@@ -57,13 +57,25 @@ def build_first(specs: list, folder: Path, module, last_error: dict, events, **o
     return None
 
 
-async def ask(app, last_error: dict, path: str, **request) -> dict | None:
-    """One request with the usual time limit; the answer (with any learner error), or None on timeout."""
+class RequestCrashed(Exception):
+    """Connexion itself raised instead of answering (e.g. it was configured with a malformed option)."""
+
+    def __init__(self, error: BaseException, folder: Path):
+        super().__init__(str(error))
+        self.summary = learner_frame(error, folder)
+
+
+async def ask(app, last_error: dict, path: str, folder: Path, **request) -> dict | None:
+    """One request with the usual time limit; the answer (with any learner error), or None on timeout.
+
+    Raises RequestCrashed when no answer could be produced at all."""
     last_error.clear()
     try:
         answer = await asyncio.wait_for(get(app, path, **request), REQUEST_TIMEOUT)
     except asyncio.TimeoutError:
         return None
+    except Exception as error:  # noqa: BLE001 - reported, so the worker lives to say so
+        raise RequestCrashed(error, folder) from None
     if "error" in last_error:
         answer["error"] = last_error["error"]
     return answer

@@ -64,11 +64,12 @@ class _Reader:
             end = rest.find(":", 1)
             if end < 0:
                 self.fail("a Byte Sequence ends with ':'")
-            self.at += end + 1
             try:
-                return base64.b64decode(rest[1:end], validate=True)
+                value = base64.b64decode(rest[1:end], validate=True)
             except ValueError:
                 self.fail("a Byte Sequence holds base64 between colons")
+            self.at += end + 1
+            return value
         if char == "-" or char.isdigit():
             match = DECIMAL.match(rest) or INTEGER.match(rest)
             if not match:

@@ -18,6 +18,10 @@ CRASHED_IMPORTING = "importing oas3/{module}.py ended the process (exit code {co
 CRASHED = "the process running your code ended during request #{request} (exit code {code}): does your code call os._exit() or sys.exit()?"
 APP_FAILED = "connexion could not build the app from {spec}: {text}"
 RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
+RAISED_IN_CONNEXION = ("{count} of {total} requests answered 500 because connexion raised {type}: {text}, on no line "
+                       "of yours: check what your module hands connexion (its options, its return values).")
+REQUEST_CRASHED = ("connexion could not answer request #{request} at all: {type}: {text}. Check what your module "
+                   "hands connexion (its options, its return values).")
 
 
 def describe_import_failure(error: dict, module: str, spec: str) -> str:
@@ -45,6 +49,10 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
     if not run.of("app-ready"):
         problems += [APP_FAILED.format(spec=f"oas3/{spec}" if e["spec"].endswith(spec) else "the checker's copy of the spec",
                                        text=e["error"]["text"].strip().split("\n\n")[0]) for e in run.of("app-failed")]
+    crashed = run.first("request-crashed")
+    if crashed:
+        error = crashed["error"]
+        problems.append(REQUEST_CRASHED.format(request=crashed["request"], type=error["type"], text=error["text"]))
     timeout = run.first("request-timeout")
     if timeout:
         problems.append(HUNG_REQUEST.format(operation=operation, request=timeout["request"], seconds=REQUEST_TIMEOUT))
@@ -60,9 +68,13 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
     raised = [a for a in answers if a.get("error")]
     if raised:
         error = raised[0]["error"]
-        problems.append(RAISED.format(count=len(raised), total=len(answers), type=error["type"], text=error["text"],
-                                      file=error.get("file", f"{module}.py"), line=error.get("line", "?"),
-                                      code=error.get("code", "")))
+        if "line" in error:
+            problems.append(RAISED.format(count=len(raised), total=len(answers), type=error["type"], text=error["text"],
+                                          file=error.get("file", f"{module}.py"), line=error["line"],
+                                          code=error.get("code", "")))
+        else:
+            problems.append(RAISED_IN_CONNEXION.format(count=len(raised), total=len(answers), type=error["type"],
+                                                       text=error["text"]))
     if problems and run.output.strip() and run.ended != "finished":
         problems.append("What your code printed last:\n" + indent_tail(run.output))
     result.add(name, not problems, "\n".join(problems) + (" " + hint if problems else ""))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from checker.probes.apps import ask, build_first
+from checker.probes.apps import RequestCrashed, ask, build_first
 from checker.probes.fields import FieldError, parse_field
 
 #: a multiple of every window that divides a day, and far beyond any machine's monotonic clock
@@ -64,23 +64,27 @@ def run(module, folder: Path, events, specs: list, path: str, quota: int, window
     """Install the fake clock, build the app, and play the script (see the module docstring)."""
     clock = FakeClock(T0)
     found = getattr(module, "clock", None)
-    events("clock", found=callable(found), kind=type(found).__name__ if found is not None else None)
+    events("clock", found=callable(found), kind=type(found).__name__ if hasattr(module, "clock") else None)
     if callable(found):
         module.clock = clock
     last_error: dict = {}
     app = build_first(specs, folder, module, last_error, events)
     if app is not None:
-        asyncio.run(play(app, path, clock, events, last_error, quota, window, max_quota))
+        asyncio.run(play(app, path, folder, clock, events, last_error, quota, window, max_quota))
 
 
-async def play(app, path, clock: FakeClock, events, last_error: dict, quota: int, window: int, max_quota: int) -> None:
+async def play(app, path, folder, clock: FakeClock, events, last_error: dict, quota: int, window: int, max_quota: int) -> None:
     number = 0
 
     async def request(phase: str, at: float) -> dict | None:
         nonlocal number
         number += 1
         clock.now = T0 + at
-        answer = await ask(app, last_error, path)
+        try:
+            answer = await ask(app, last_error, path, folder)
+        except RequestCrashed as crash:
+            events("request-crashed", request=number, phase=phase, error=crash.summary)
+            return None
         if answer is None:
             events("request-timeout", request=number, phase=phase)
             return None

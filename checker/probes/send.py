@@ -12,7 +12,7 @@ import asyncio
 import json
 from pathlib import Path
 
-from checker.probes.apps import ask, build_first
+from checker.probes.apps import RequestCrashed, ask, build_first
 
 
 def run(module, folder: Path, events, specs: list, requests: list, options_from: dict | None = None) -> None:
@@ -25,16 +25,21 @@ def run(module, folder: Path, events, specs: list, requests: list, options_from:
     last_error: dict = {}
     app = build_first(specs, folder, module, last_error, events, **options)
     if app is not None:
-        asyncio.run(send_all(app, requests, events, last_error))
+        asyncio.run(send_all(app, requests, events, last_error, folder))
 
 
-async def send_all(app, requests: list, events, last_error: dict) -> None:
+async def send_all(app, requests: list, events, last_error: dict, folder: Path) -> None:
     for number, request in enumerate(requests, start=1):
         body = request.get("body", "").encode() if "json" not in request else json.dumps(request["json"]).encode()
         headers = dict(request.get("headers", {}))
         if "json" in request:
             headers.setdefault("content-type", "application/json")
-        answer = await ask(app, last_error, request["path"], method=request.get("method", "GET"), body=body, headers=headers)
+        try:
+            answer = await ask(app, last_error, request["path"], folder, method=request.get("method", "GET"),
+                               body=body, headers=headers)
+        except RequestCrashed as crash:
+            events("request-crashed", request=number, error=crash.summary)
+            return
         if answer is None:
             events("request-timeout", request=number)
             return
