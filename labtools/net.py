@@ -38,7 +38,7 @@ def wait_until_answering(
         if not still_starting():
             raise RuntimeError(f"The server stopped before {url} answered.")
         try:
-            return httpx.get(url, timeout=1.0)
+            return httpx.get(url, timeout=1.0, trust_env=False)
         except httpx.TransportError:
             time.sleep(0.05)
     raise TimeoutError(f"Nothing answered at {url} within {timeout:g} s.")
@@ -54,9 +54,10 @@ class HttpTarget:
         raise NotImplementedError
 
     def get(self, path: str = "/status", **kwargs) -> httpx.Response:
-        """Send a real HTTP GET to the server."""
+        """Send a real HTTP GET to the server, never through a proxy from the environment."""
         if not self.running:
             raise RuntimeError("The server is not running: call .start() first.")
+        kwargs.setdefault("trust_env", False)
         return httpx.get(self.url + path, **kwargs)
 
     def first(self, status: int, path: str = "/status", tries: int = 100) -> httpx.Response:

@@ -64,6 +64,13 @@ def test_wait_until_answering_times_out_when_nothing_listens():
         net.wait_until_answering(f"http://127.0.0.1:{net.free_port()}/", timeout=0.3)
 
 
+def test_requests_to_loopback_ignore_proxy_settings(solution_copy, monkeypatch):
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    with LiveServer(solution_copy / SPEC) as server:
+        assert server.get().status_code in (200, 503)
+
+
 def test_wait_until_answering_gives_up_when_the_server_is_gone():
     with pytest.raises(RuntimeError, match="stopped before"):
         net.wait_until_answering(f"http://127.0.0.1:{net.free_port()}/", still_starting=lambda: False)
