@@ -5,7 +5,7 @@ policy's delay before jitter: `base` for fixed backoff, `min(cap, base * 2 **
 (retry - 1))` for exponential) each declares a range, and a correct
 `backoff_delay` draws uniformly from it, independently on every call:
 
-    "bounded"  d - spread … d + spread   (seed 001's table: 1 s ± 0.5 s, 2 s ± 0.5 s, …)
+    "bounded"  d - spread … d + spread   (seed 001's table, in the lesson: 1 s ± 0.5 s, 2 s ± 0.5 s, …)
     "full"     0 … d
     "equal"    d/2 … d
 
@@ -15,7 +15,10 @@ policies at several retries), and watches `get_with_retries` sleep through 200
 calls against a server that never sends Retry-After. Then, per configuration:
 
 1. **range** (checks FIXED, EXPONENTIAL, CAP): every value lies in the declared
-   range (floating-point slack 1e-9 s). A correct implementation never fails it.
+   range (floating-point slack 1e-9 s), and where the delay is the cap, fewer
+   than 24 values equal the cap exactly (a jitter clipped after capping piles
+   them up there). A correct implementation never fails the first part, and
+   the second only as rarely as the repeat count below.
 2. **uniform** (UNIFORM), on configurations that passed 1: the Kolmogorov–Smirnov
    distance D between the values and the uniform law on the range must stay
    below c = sqrt(ln(2/a) / 2n). By the Dvoretzky–Kiefer–Wolfowitz inequality
@@ -68,6 +71,7 @@ from checker.exercises.retry_after_client import (
     SIGNATURE,
     describe_error,
     describe_found,
+    first_few,
     missing_problem,
     process_problems,
     real_sleep_problem,
@@ -109,11 +113,15 @@ POLICY_FAILED = ("RetryPolicy({fields}) did not build a policy: {problem}. Keep 
                  "with its fields max_attempts, backoff, base, cap, jitter and spread.")
 SIGNATURE_OF_DELAY = "def backoff_delay(retry, policy=RetryPolicy())"
 FIX_RUNS = "Keep the starter's names and signatures; backoff_delay() returns the seconds as a float."
+FIX_REAL_SLEEP = ("backoff_delay() only works out the delay: return it, and let get_with_retries() wait through the "
+                  "`sleep` it was given.")
 UNDECLARED = ('RetryPolicy().jitter is {value}: declare the jitter your backoff_delay() adds, one of "bounded" '
-              '(delay ± spread, as in seed 001\'s table), "full" (0 … delay) or "equal" (delay/2 … delay). The range '
+              '(delay ± spread, as in the lesson\'s table), "full" (0 … delay) or "equal" (delay/2 … delay). The range '
               'and randomness checks run once it names one of them.')
 RANGE_WRONG = "{config}: {outside} of {n} delays fell outside {range}; yours ranged {low:.4g}–{high:.4g} s{diagnosis}."
 AS_IF = ", as if the delay before jitter were {delay:.3g} s"
+PILED = ("{config}: {piled} of {n} delays were exactly the cap, {cap:g} s, where a jitter after capping spreads them "
+         "over {range}")
 LEAKS = ", so the jitter sometimes steps outside its range"
 FIX_FIXED = 'With backoff="fixed" the delay before jitter is policy.base, for every retry.'
 FIX_EXPONENTIAL = ('With backoff="exponential" retry k waits policy.base * 2 ** (k - 1) before jitter: 1, 2, 4, 8 … s '
@@ -182,7 +190,7 @@ CONFIGS = [
     Config(EXPONENTIAL, "exponential", 1.0, 16.0, 0.5, 1),
     Config(EXPONENTIAL, "exponential", 1.0, 16.0, 0.5, 3),
     Config(EXPONENTIAL, "exponential", 0.5, 5.0, 0.25, 4),
-    Config(EXPONENTIAL, "exponential", 1.0, 16.0, 0.5, 5),
+    Config(CAP, "exponential", 1.0, 16.0, 0.5, 5),
     Config(CAP, "exponential", 1.0, 16.0, 0.5, 7),
     Config(CAP, "exponential", 0.5, 5.0, 0.25, 6),
 ]
@@ -293,9 +301,18 @@ def repeats(values) -> int:
 # -- judging -----------------------------------------------------------------------------
 
 
-def range_problem(values: np.ndarray, mode: str, config: Config) -> str | None:
+def range_problem(values: np.ndarray, mode: str, config: Config, jitters: bool = True) -> str | None:
+    """Why some values are not where the declared jitter puts them, or None.
+
+    `jitters` says whether the implementation jitters at all (elsewhere): only
+    then do values piled up at the cap mean a jitter clipped after capping.
+    """
     low, high = jitter_range(mode, config.delay, config.spread)
     outside = int(np.sum((values < low - RANGE_SLACK) | (values > high + RANGE_SLACK)))
+    piled = int(np.sum(values == config.cap)) if config.check == CAP and jitters else 0
+    if not outside and piled >= REPEAT_LIMIT:
+        return PILED.format(config=config.describe(), piled=piled, n=len(values), cap=config.cap,
+                            range=describe_range(mode, config))
     if not outside:
         return None
     if outside < len(values) / 2:
@@ -412,7 +429,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     configs = CONFIGS + CLIENT_CONFIGS
     values, problems = sampling_problems(run, configs)
     problems = process_problems(run) + [p for p in (missing_problem(run), policy_failed_problem(run)) if p] + problems
-    real = real_sleep_problem([entry for event in run.of("samples") for entry in event["sleeps"]])
+    real = real_sleep_problem([entry for event in run.of("samples") for entry in event["sleeps"]], FIX_REAL_SLEEP)
     if real:
         problems.append(real)
     result.add(RUNS, not problems, "\n".join(problems) + (f"\n{FIX_RUNS} {hint}" if problems else ""))
@@ -431,29 +448,30 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
 
 def grade_shape(values: dict[int, np.ndarray], mode: str, result: ExerciseResult, hint: str) -> None:
     in_range = []
+    jitters = any(v.min() != v.max() for i, v in values.items() if i < len(CONFIGS) and CONFIGS[i].check != CAP)
     for check, fix in RANGE_FIXES.items():
         judged = [(i, c) for i, c in enumerate(CONFIGS) if c.check == check and i in values]
         if not judged:
             continue
         wrong = []
         for index, config in judged:
-            problem = range_problem(values[index], mode, config)
+            problem = range_problem(values[index], mode, config, jitters)
             if problem:
                 wrong.append(problem)
             else:
                 in_range.append(index)
         leaks = any(LEAKS in w for w in wrong)
-        result.add(check, not wrong, "\n".join(wrong) + f"\n{fix}{' ' + FIX_LEAKS if leaks else ''} {hint}")
+        result.add(check, not wrong, "\n".join(first_few(wrong)) + f"\n{fix}{' ' + FIX_LEAKS if leaks else ''} {hint}")
     if not in_range:
         return  # the shape of a jitter in the wrong place tells nothing more
     uneven = [(p, i) for i in sorted(in_range) if (p := uniform_problem(values[i], mode, CONFIGS[i]))]
-    result.add(UNIFORM, not uneven, "\n".join(p[1] for p, _ in sorted(uneven, key=lambda x: -x[0][0])) +
+    result.add(UNIFORM, not uneven, "\n".join(first_few([p[1] for p, _ in sorted(uneven, key=lambda x: -x[0][0])])) +
                f"\n{FIX_UNIFORM} {hint}", info=f"judged on {len(in_range)} of {len(CONFIGS)} configurations")
     even = [i for i in sorted(in_range) if i not in {i for _, i in uneven}]
     if not even:
         return
     dependent = [p for i in even if (p := independence_problem(values[i], mode, CONFIGS[i]))]
-    result.add(INDEPENDENT, not dependent, "\n".join(dependent) + f"\n{FIX_INDEPENDENT} {hint}")
+    result.add(INDEPENDENT, not dependent, "\n".join(first_few(dependent)) + f"\n{FIX_INDEPENDENT} {hint}")
 
 
 EXERCISE = Exercise(

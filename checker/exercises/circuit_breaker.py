@@ -46,6 +46,7 @@ SIGNATURE_OF_BREAKER = "def __init__(self, failure_threshold=3, cooldown=30.0, c
 TOO_SLOW = ("breaker.call() was still running after {seconds:g} s of real time (scenario “{scenario}”): does it "
             "sleep or wait? A breaker never waits: while open it raises CircuitOpen at once.")
 FIX_RUNS = "Keep the starter's class names and the constructor's keyword arguments."
+FIX_REAL_SLEEP = "A breaker never waits: while open it raises CircuitOpen at once, and the caller decides what to do."
 TIMELINE = "“{scenario}” (failure_threshold={threshold}, cooldown={cooldown:g} s; the server answers {replies}):\n{steps}"
 STEP = "    t={at:>2g} s, call {number}: {found} {mark}"
 WRONG_STEP = "    t={at:>2g} s, call {number}: expected it to {expected}; it {found} ✗"
@@ -109,9 +110,9 @@ SCENARIOS = [
     Scenario("a success between failures", 3, 30, (DOWN, DOWN, OK, DOWN, DOWN, DOWN),
              reach(CLOSED_BELOW, 6) + fail_fast(OPENS)),
     Scenario("404 every time", 2, 30, (MISSING_PAGE,), reach(NOT_4XX, 5)),
-    Scenario("the probe succeeds", 2, 30, (DOWN, DOWN, OK, OK, DOWN, DOWN, DOWN),
+    Scenario("the probe succeeds", 2, 30, (DOWN, DOWN, OK, DOWN, DOWN, DOWN),
              reach(HALF_OPEN, 2) + advance(29) + fail_fast(HALF_OPEN) + advance(1) + reach(HALF_OPEN)
-             + reach(CLOSES, 3) + fail_fast(CLOSES)),
+             + reach(CLOSES, 2) + fail_fast(CLOSES)),
     Scenario("the probe fails", 2, 30, (DOWN,),
              reach(HALF_OPEN, 2) + advance(30) + reach(HALF_OPEN) + fail_fast(REOPENS) + advance(29)
              + fail_fast(REOPENS) + advance(1) + reach(REOPENS)),
@@ -227,7 +228,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     slow = next((e for e in events.values() for s in e["steps"] if s["outcome"]["kind"] == "timeout"), None)
     if slow:
         problems.append(TOO_SLOW.format(seconds=CALL_LIMIT, scenario=slow["name"]))
-    real = real_sleep_problem([entry for e in events.values() for entry in e["sleeps"]])
+    real = real_sleep_problem([entry for e in events.values() for entry in e["sleeps"]], FIX_REAL_SLEEP)
     if real:
         problems.append(real)
     result.add(RUNS, not problems, "\n".join(problems) + (f"\n{FIX_RUNS} {hint}" if problems else ""))

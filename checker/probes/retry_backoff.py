@@ -28,6 +28,7 @@ from checker.probes.retry_harness import (
     Tripwire,
     guarded,
     outcome_event,
+    safe_repr,
 )
 from checker.probes.retry_client import public_names
 
@@ -56,7 +57,13 @@ def run(module, folder: Path, events, configs: list[dict], samples: int, client:
     if missing:
         events("missing", names=missing, defines=public_names(module))
         return
-    tripwire = Tripwire(module, folder).install()
+    with Tripwire(module, folder) as tripwire:
+        sample_all(module, folder, events, tripwire, configs, samples)
+        run_client(module, folder, events, tripwire, client)
+
+
+def sample_all(module, folder: Path, events, tripwire: Tripwire, configs: list[dict], samples: int) -> None:
+    """One `samples` event per configuration, after a `declared` event."""
     policy_class, function = module.RetryPolicy, module.backoff_delay
     default = guarded(lambda: policy_class().jitter)
     if default.kind == "returned":
@@ -68,22 +75,21 @@ def run(module, folder: Path, events, configs: list[dict], samples: int, client:
         if made.kind != "returned":
             events("policy-failed", fields=config["policy"], outcome=outcome_event(made, folder))
             return
-        log = SleepLog()
+        log = SleepLog(stop_after=None, keep=3)  # backoff_delay has no business sleeping: note it, don't stop it
         tripwire.log = log
         outcome = guarded(lambda: sample(function, config["retry"], made.value, samples), limit=SAMPLING_LIMIT)
         tripwire.log = None
-        event = {"index": index, "sleeps": log.entries[:3]}
+        event = {"index": index, "sleeps": log.entries}
         if outcome.kind == "returned":
             values = [number(value) for value in outcome.value]
             bad = next((value for value, seconds in zip(outcome.value, values) if seconds is None), None)
             if any(seconds is None for seconds in values):
-                event["not_a_number"] = {"type": type(bad).__name__, "repr": repr(bad)[:80]}
+                event["not_a_number"] = {"type": type(bad).__name__, "repr": safe_repr(bad)}
             else:
                 event["values"] = values
         else:
             event["outcome"] = outcome_event(outcome, folder)
         events("samples", **event)
-    run_client(module, folder, events, tripwire, client)
 
 
 def run_client(module, folder: Path, events, tripwire: Tripwire, client: dict) -> None:

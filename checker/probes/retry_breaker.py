@@ -39,7 +39,11 @@ def run(module, folder: Path, events, scenarios: list[dict]) -> None:
     if missing:
         events("missing", names=missing, defines=public_names(module))
         return
-    tripwire = Tripwire(module, folder).install()
+    with Tripwire(module, folder) as tripwire:
+        play(module, folder, events, tripwire, scenarios)
+
+
+def play(module, folder: Path, events, tripwire: Tripwire, scenarios: list[dict]) -> None:
     circuit_open = module.CircuitOpen
     for scenario in scenarios:
         events("scenario-start", name=scenario["name"])

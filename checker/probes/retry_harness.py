@@ -111,12 +111,17 @@ def _as_seconds(value: Any) -> float:
 class SleepLog:
     """Every sleep of one scenario, injected or real, in the order they were asked for."""
 
-    def __init__(self) -> None:
+    def __init__(self, stop_after: int | None = MAX_SLEEPS, keep: int | None = None) -> None:
         self.entries: list[dict] = []
+        self.count = 0
+        self.stop_after, self.keep = stop_after, keep  #: None: never stop the learner / keep every entry
 
     def record(self, value: Any, real: bool, where: dict) -> None:
-        if len(self.entries) >= MAX_SLEEPS:
-            raise SleptTooOften(len(self.entries))
+        if self.stop_after is not None and self.count >= self.stop_after:
+            raise SleptTooOften(self.count)
+        self.count += 1
+        if self.keep is not None and len(self.entries) >= self.keep:
+            return
         shown = value if isinstance(value, (int, float)) and not isinstance(value, bool) else repr(value)[:60]
         self.entries.append({"seconds": shown, "real": real, **where})
 
@@ -147,10 +152,19 @@ class Tripwire:
 
     def install(self) -> Tripwire:
         time.sleep = self
-        for name, value in list(vars(self.module).items()):
-            if value is self.original:  # `from time import sleep`
-                setattr(self.module, name, self)
+        self.aliases = [name for name, value in vars(self.module).items() if value is self.original]
+        for name in self.aliases:  # `from time import sleep`
+            setattr(self.module, name, self)
         return self
+
+    def __enter__(self) -> Tripwire:
+        return self.install()
+
+    def __exit__(self, *exc_info) -> None:
+        """Put time.sleep back, in time and in the learner's module."""
+        time.sleep = self.original
+        for name in self.aliases:
+            setattr(self.module, name, self.original)
 
     def __call__(self, seconds: Any = None, *extra: Any) -> None:
         where = _where(self.folder)
@@ -208,13 +222,14 @@ class FlakyServer:
         reply = self.replies[min(number, len(self.replies)) - 1]
         if reply.refuse:
             raise httpx.ConnectError("connection refused (the checker's server is down)", request=request)
-        now = math.floor(time.time())
-        headers = {ATTEMPT_HEADER: str(number), "Cache-Control": "no-store", "Date": http_date(now),
+        now = time.time()
+        headers = {ATTEMPT_HEADER: str(number), "Cache-Control": "no-store", "Date": http_date(math.floor(now)),
                    "Content-Type": "application/problem+json"}
         if reply.retry_after is not None:
             headers["Retry-After"] = reply.retry_after
         if reply.date_in is not None:
-            headers["Retry-After"] = http_date(now + reply.date_in)
+            # Rounded up, so the wait a client works out is never below date_in, however late it reads it.
+            headers["Retry-After"] = http_date(math.ceil(now) + reply.date_in)
         body = {"status": reply.status, "title": "Checker answer", "detail": f"answer to request {number}"}
         return httpx.Response(reply.status, headers=headers, content=json.dumps(body).encode())
 
@@ -295,13 +310,14 @@ def outcome_event(outcome: Outcome, folder: Path) -> dict:
     if outcome.kind == "returned":
         data["response"] = describe_response(outcome.value)
         if data["response"] is None:
-            data["value"] = {"type": type(outcome.value).__name__, "repr": _safe_repr(outcome.value)}
+            data["value"] = {"type": type(outcome.value).__name__, "repr": safe_repr(outcome.value)}
     elif outcome.kind == "raised":
         data["error"] = describe_error(outcome.error, folder)
     return data
 
 
-def _safe_repr(value: Any) -> str:
+def safe_repr(value: Any) -> str:
+    """repr() of a learner's value, cut short, even when its __repr__ fails."""
     try:
         return repr(value)[:120]
     except Exception:  # noqa: BLE001 - learner objects may have a broken __repr__
