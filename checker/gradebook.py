@@ -464,6 +464,14 @@ def _positive(kind):
     return parse
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (a container or `taskset` may allow fewer than the machine has)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # pragma: no cover - macOS and Windows
+        return os.cpu_count() or 1
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m checker.gradebook",
@@ -472,8 +480,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="folder with one sub-folder per learner, each laid out like notebooks/ or a repo clone")
     parser.add_argument("--out", type=Path, default=Path("grades"), metavar="DIR",
                         help="where gradebook.csv, feedback/ and results/ go (default: grades)")
-    parser.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1, metavar="N",
-                        help="learners graded at once (default: the number of CPUs, %(default)s here)")
+    parser.add_argument("--jobs", type=_positive(int), default=usable_cpus(), metavar="N",
+                        help="learners graded at once (default: the CPUs this process may use, %(default)s here)")
     parser.add_argument("--timeout", type=_positive(float), default=180.0, metavar="SECONDS",
                         help="seconds one learner's grading may take before it is stopped (default: 180)")
     parser.add_argument("--checker-deadline", type=_positive(float), default=None, metavar="SECONDS",
