@@ -50,8 +50,10 @@ def _prctl(option: int, value: int) -> bool:
 
 def become_subreaper() -> bool:
     """Adopt every orphaned descendant, and stop when the parent (the gradebook) dies."""
+    parent = os.getppid()
     adopted = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) and os.getppid() != parent:
+        raise Stop  # the parent died before it could be watched
     return adopted
 
 
@@ -141,7 +143,10 @@ def _memory_limiter(limit_bytes: int):
 
 def run(command: list[str], timeout: float, memory_mib: int = 0) -> int:
     """Run `command`, kill it after `timeout` seconds, then sweep; return the exit code to report."""
-    become_subreaper()
+    try:
+        become_subreaper()
+    except Stop:
+        return STOPPED
 
     def stop(signum, frame):
         raise Stop
