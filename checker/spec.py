@@ -162,38 +162,47 @@ class Document:
             resolver = self._registry.resolver(base_uri=base)
             try:
                 resolved = resolver.lookup(ref)
-            except YamlProblem as problem:
-                raise BrokenRef(ref, where_in(node, shown, "$ref"), f"{problem.where}: {problem}") from None
-            except Unresolvable as error:
-                cause = error
-                while cause is not None and not isinstance(cause, YamlProblem):
-                    cause = cause.__cause__ or cause.__context__
-                reason = f"{cause.where}: {cause}" if isinstance(cause, YamlProblem) else "nothing is there"
-                raise BrokenRef(ref, where_in(node, shown, "$ref"), reason) from None
+            except (YamlProblem, Unresolvable, LookupError, TypeError, ValueError) as error:
+                raise BrokenRef(ref, where_in(node, shown, "$ref"), _why_unresolved(error)) from None
             base = resolved.resolver._base_uri or base
             shown = self.shown(base.split("#")[0])
             node = resolved.contents
         return node, base, shown
 
-    def broken_refs(self, node: Any = None, base: str | None = None, shown: str | None = None, _seen=None):
-        """Return every `$ref` reachable from `node` that leads nowhere (all of them, not the first)."""
-        node = self.data if node is None else node
-        base, shown = base or self.uri, shown or self.shown_as
-        seen = set() if _seen is None else _seen
+    def broken_refs(self) -> list[BrokenRef]:
+        """Every `$ref` reachable in the document that leads nowhere (all of them, not the first)."""
         broken: list[BrokenRef] = []
-        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            if id(node) in seen:
-                return broken
-            seen.add(id(node))
-            try:
-                target, target_base, target_shown = self.follow(node, base, shown)
-            except BrokenRef as error:
-                return [error]
-            return self.broken_refs(target, target_base, target_shown, seen)
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-        for child in children:
-            broken += self.broken_refs(child, base, shown, seen)
+        seen: set[int] = set()
+
+        def walk(node: Any, base: str, shown: str) -> None:
+            if isinstance(node, dict) and isinstance(node.get("$ref"), str):
+                if id(node) in seen:
+                    return
+                seen.add(id(node))
+                try:
+                    target, target_base, target_shown = self.follow(node, base, shown)
+                except BrokenRef as error:
+                    broken.append(error)
+                    return
+                walk(target, target_base, target_shown)
+                return
+            for child in node.values() if isinstance(node, dict) else node if isinstance(node, list) else ():
+                walk(child, base, shown)
+
+        walk(self.data, self.uri, self.shown_as)
         return broken
+
+
+def _why_unresolved(error: BaseException) -> str:
+    """Say why a `$ref` lookup failed: the file it names, a plain value on the way, or nothing there."""
+    cause = error
+    while cause is not None and not isinstance(cause, YamlProblem):
+        cause = cause.__cause__ or cause.__context__
+    if cause is not None:
+        return f"{cause.where}: {cause}"
+    if isinstance(error, (TypeError, ValueError)):
+        return "the path after `#` runs into a value that is neither a mapping nor a list"
+    return "nothing is there"
 
 
 def get_ci(mapping: Any, name: str) -> tuple[str, Any] | None:

@@ -116,8 +116,10 @@ def load_spec(spec: Path, events: Events) -> None:
     events("spec-loaded")
 
 
-def build_app(spec: Path, folder: Path, module, last_error: dict):
-    """Build a connexion app whose operationIds resolve to the learner's watched functions."""
+def build_app(spec: Path, folder: Path, module, last_error: dict, **options):
+    """Build a connexion app whose operationIds resolve to the learner's watched functions.
+
+    `options` go to connexion's `add_api` (a learner's `validator_map`, say)."""
     import connexion
     from connexion.resolver import Resolver
 
@@ -132,8 +134,23 @@ def build_app(spec: Path, folder: Path, module, last_error: dict):
         return watched(function, folder, last_error)
 
     app = connexion.FlaskApp(__name__, specification_dir=str(spec.parent))
-    app.add_api(spec.name, resolver=Resolver(function_resolver=resolve))
+    app.add_api(spec.name, resolver=Resolver(function_resolver=resolve), **options)
     return app
+
+
+def build_first(specs: list, folder: Path, module, last_error: dict, events: Events, builder=build_app, **options):
+    """Build from the first spec connexion accepts, reporting each attempt; None if none did."""
+    for spec in specs:
+        if spec is None:
+            continue
+        try:
+            app = builder(Path(spec), folder, module, last_error, **options)
+        except BaseException as error:  # noqa: BLE001 - connexion (and learner options) raise many kinds
+            events("app-failed", spec=str(spec), error={"type": type(error).__name__, "text": str(error)[:1500]})
+            continue
+        events("app-ready", spec=str(spec))
+        return app
+    return None
 
 
 async def get(app, path: str, method: str = "GET", body: bytes = b"", headers: dict[str, str] | None = None) -> dict:
@@ -197,17 +214,7 @@ def run_serve(task: dict, events: Events) -> None:
     if module is None:
         return
     last_error: dict = {}
-    app = None
-    for spec in (task["spec"], task.get("fallback_spec")):
-        if spec is None:
-            break
-        try:
-            app = build_app(Path(spec), folder, module, last_error)
-        except BaseException as error:  # noqa: BLE001 - connexion raises many kinds
-            events("app-failed", spec=spec, error={"type": type(error).__name__, "text": str(error)[:1500]})
-            continue
-        events("app-ready", spec=spec)
-        break
+    app = build_first([task["spec"], task.get("fallback_spec")], folder, module, last_error, events)
     if app is None:
         return
     asyncio.run(serve(app, task["path"], task["requests"], task.get("sequential", False), events, last_error))

@@ -56,6 +56,8 @@ WRONG_SPECS = [
     ("retry-after-string", inline_503(schema="type: string"), "headers-spec", hs.RETRY_AFTER_INTEGER, "type: integer"),
     ("retry-after-date-only", inline_503(schema="type: string\n                format: date-time"), "headers-spec",
      hs.RETRY_AFTER_INTEGER, "number of seconds"),
+    ("ref-into-a-plain-value", ("'#/components/responses/503ServiceUnavailable'", "'#/openapi/x'"),
+     "headers-spec", hs.REFS_RESOLVE, "runs into a value that is neither a mapping nor a list"),
     ("lesson-3-state", inline_503(), "reusable-responses", rr.STATUS_USES_REF, "written out in full"),
     ("component-misnamed", ("    503ServiceUnavailable:\n", "    ServiceUnavailable:\n"), "reusable-responses",
      rr.COMPONENT_EXISTS, "components: responses: 503ServiceUnavailable"),
@@ -136,6 +138,7 @@ RIGHT_SPECS = [
     ("seconds-or-date", (RETRY_REF, "        Retry-After:\n          schema:\n            oneOf:\n"
                                     "              - {type: integer, minimum: 0}\n              - {type: string}\n")),
     ("extra-503-headers", (RETRY_REF, RETRY_REF + "        X-Incident:\n          schema: {type: string}\n")),
+    ("null-values", ("  version: \"1.0.0\"\n", "  version: \"1.0.0\"\n  x-note: null\n  x-list: [null, ~]\n")),
     ("flow-style-ref", (REF_503, "        \"503\": {$ref: '#/components/responses/503ServiceUnavailable'}\n")),
 ]
 

@@ -39,7 +39,6 @@ CLOSED = ("{where}: `additionalProperties: false` refuses extension members such
           "RFC 9457 §3.2 lets every problem type add. Remove it (or write `additionalProperties: true`).")
 REQUIRES_OPTIONAL = ("{where}: `required` lists {names}, but a problem may leave {them} out (a missing `type` means "
                      "about:blank). Only `title` and `status` may be required.")
-INTO_A_SCALAR = "the path after `#` runs into a value that is neither a mapping nor a list"
 NOT_DECLARED = "`type` and `instance` are not declared yet: add them first (see the check above)."
 REJECTS_EXAMPLE = "{where}: Problem rejects the valid problem {sample}: {reason}. Loosen the schema so it fits."
 NO_CONTENT = "{where}: the {code} response of {op} has no `content`; give it `application/problem+json` with the Problem schema."
@@ -84,44 +83,13 @@ def spec_basics(document: Document, result: ExerciseResult, hint: str) -> bool:
     repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
     result.add(NO_DUPLICATES, not repeats, "\n".join(repeats) + hint)
     broken = [f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
-              for error in broken_refs(document)]
+              for error in document.broken_refs()]
     result.add(REFS_RESOLVE, not broken, "\n".join(broken) + hint)
     if broken:
         return False
     problems = validation_errors(document)
     result.add(VALID_OPENAPI, not problems, "\n".join(problems) + hint)
     return True
-
-
-def broken_refs(document: Document) -> list[BrokenRef]:
-    """Every `$ref` reachable in the spec that leads nowhere, all of them.
-
-    Like `Document.broken_refs`, but safe with `null` values and with pointers that
-    run into a scalar (`#/components/schemas` when `components: hello`)."""
-    broken, seen = [], set()
-
-    def walk(node: Any, base: str, shown: str, depth: int) -> None:
-        if depth > 200:
-            return
-        if isinstance(node, dict) and isinstance(node.get("$ref"), str):
-            if id(node) in seen:
-                return
-            seen.add(id(node))
-            try:
-                target, base, shown = document.follow(node, base, shown)
-            except BrokenRef as error:
-                broken.append(error)
-                return
-            except (TypeError, ValueError, LookupError, RecursionError):
-                broken.append(BrokenRef(node["$ref"], where_in(node, shown, "$ref"), INTO_A_SCALAR))
-                return
-            walk(target, base, shown, depth + 1)
-            return
-        for child in node.values() if isinstance(node, dict) else node if isinstance(node, list) else []:
-            walk(child, base, shown, depth + 1)
-
-    walk(document.data, document.uri, document.shown_as, 0)
-    return broken
 
 
 def deref(document: Document, node: Any, base: str, shown: str, depth: int = 0) -> Any:
