@@ -75,14 +75,18 @@ class Submission:
             "requests": requests, "sequential": sequential,
         }
 
-    def start_probe(self, key: str, module: str, probe: str, **params) -> None:
-        """Start (once) a worker that imports oas3/<module>.py and runs checker probe `probe` on it."""
-        task = {"kind": "probe", "folder": str(self.oas3), "module": module, "probe": probe, "params": params}
+    def start_probe(self, key: str, module: str, probe: str, preload: tuple[str, ...] = ("connexion",), **params) -> None:
+        """Start (once) a worker that imports oas3/<module>.py and runs checker probe `probe` on it.
+
+        `preload` names the libraries the learner's module will import: the worker imports
+        them first, so their import time never counts against the learner's import limit."""
+        task = {"kind": "probe", "folder": str(self.oas3), "module": module, "probe": probe,
+                "preload": list(preload), "params": params}
         self._start(key, [task])
 
-    def probe_run(self, key: str, module: str, probe: str, **params) -> WorkerRun:
+    def probe_run(self, key: str, module: str, probe: str, preload: tuple[str, ...] = ("connexion",), **params) -> WorkerRun:
         """What probe `key` reported (starting it now if `prestart` did not)."""
-        self.start_probe(key, module, probe, **params)
+        self.start_probe(key, module, probe, preload, **params)
         return self._workers[key].result()
 
     def _start(self, key: str, tasks: list[dict]) -> None:

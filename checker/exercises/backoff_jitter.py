@@ -383,7 +383,7 @@ def policy_failed_problem(run) -> str | None:
 
 def probe_args() -> dict:
     configs = CONFIGS + CLIENT_CONFIGS
-    return {"module": MODULE, "probe": PROBE, "samples": SAMPLES,
+    return {"module": MODULE, "probe": PROBE, "preload": ("httpx",), "samples": SAMPLES,
             "configs": [{"policy": c.policy(), "retry": c.retry} for c in configs],
             "client": {"policy": CLIENT_POLICY, "runs": CLIENT_RUNS}}
 

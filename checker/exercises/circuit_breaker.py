@@ -194,7 +194,7 @@ def judge(scenario: Scenario, event: dict) -> tuple[dict[str, bool], str | None]
 
 
 def probe_args() -> dict:
-    return {"module": MODULE, "probe": PROBE, "scenarios": [s.as_param() for s in SCENARIOS]}
+    return {"module": MODULE, "probe": PROBE, "preload": ("httpx",), "scenarios": [s.as_param() for s in SCENARIOS]}
 
 
 def prestart(submission: Submission) -> None:

@@ -352,7 +352,7 @@ def policy_problem(run: WorkerRun) -> str | None:
 
 
 def probe_args() -> dict:
-    return {"module": MODULE, "probe": PROBE, "scenarios": [s.as_param() for s in SCENARIOS]}
+    return {"module": MODULE, "probe": PROBE, "preload": ("httpx",), "scenarios": [s.as_param() for s in SCENARIOS]}
 
 
 def prestart(submission: Submission) -> None:
