@@ -61,9 +61,15 @@ def _root_flag() -> list[str]:
     return ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
 
 
+def venv_environment() -> dict[str, str]:
+    """The environment of an activated `.venv`, so JupyterLab's terminals find `connexion` and `pytest`."""
+    folder = str(venv_bin("python").parent)
+    return {**os.environ, "VIRTUAL_ENV": str(VENV), "PATH": os.pathsep.join([folder, os.environ.get("PATH", "")])}
+
+
 def run(args: list[str]) -> int:
     """Run a command from `.venv` in the repository root and return its exit code."""
-    return subprocess.call(args, cwd=ROOT)
+    return subprocess.call(args, cwd=ROOT, env=venv_environment())
 
 
 def main(argv: list[str]) -> int:

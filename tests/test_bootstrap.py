@@ -119,6 +119,14 @@ def test_lab_launches_jupyter_lab_rooted_at_notebooks(workbook, launched, monkey
     assert (ROOT / "notebooks").is_dir()
 
 
+def test_lab_terminals_find_the_workbook_tools(workbook, launched):
+    """A JupyterLab terminal inherits the server's PATH: `connexion run` must work there."""
+    assert workbook.main(["lab"]) == 0
+    env = launched[1][1]["env"]
+    assert env["PATH"].split(workbook.os.pathsep)[0] == str(workbook.venv_bin("connexion").parent)
+    assert env["VIRTUAL_ENV"] == str(workbook.VENV)
+
+
 def test_lab_as_root_says_so_to_jupyter(workbook, launched, monkeypatch):
     monkeypatch.setattr(workbook.os, "geteuid", lambda: 0)  # containers and CI run as root
     assert workbook.main(["lab"]) == 0
