@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from checker_support import SOLUTIONS, STARTERS, failed, grade, make_submission
+from checker_support import SOLUTIONS, STARTERS, failed, grade_many, make_submission
 
 from checker.exercises import backoff_jitter as bj
 
@@ -116,8 +115,7 @@ def graded(tmp_path_factory) -> dict:
     """Grade every case of this file once, four workers at a time."""
     cases = {case: text for case, text, *_ in WRONG} | dict(RIGHT)
     folders = {case: make_submission(tmp_path_factory.mktemp(case), {CLIENT: text}) for case, text in cases.items()}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(zip(cases, pool.map(lambda case: grade(folders[case], EXERCISE)[EXERCISE], cases)))
+    return grade_many(folders, EXERCISE, workers=4)
 
 
 @pytest.mark.parametrize("case, text, checks, check, template", WRONG, ids=[c[0] for c in WRONG])

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from checker_support import REPO, failed, grade, make_submission
+from checker_support import REPO, apply_edit, failed, grade, make_submission
 
 from checker.exercises import problem_schema as ps
 from checker.exercises.headers_spec import REFS_RESOLVE
@@ -44,19 +44,8 @@ def literal(template: str) -> str:
 def submission(folder, *edits, base=None):
     """A copy of the solution (or `base`) whose spec gets each (old, new) replacement, or whole new text."""
     folder = make_submission(folder, base=base) if base else make_submission(folder)
-    path = folder / SPEC
     for edit in edits:
-        if isinstance(edit, str):
-            path.write_text(edit)
-            continue
-        old, new = edit
-        text = path.read_text()
-        if isinstance(old, re.Pattern):
-            assert old.search(text), f"test edit does not apply: {old.pattern}"
-            path.write_text(old.sub(new, text, count=1))
-        else:
-            assert old in text, f"test edit does not apply: {old!r}"
-            path.write_text(text.replace(old, new, 1))
+        apply_edit(folder / SPEC, edit)
     return folder
 
 

@@ -7,10 +7,9 @@ and the tests read the results.
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from checker_support import STARTERS, failed, grade, make_submission
+from checker_support import STARTERS, failed, grade_many, make_submission
 
 from checker.exercises import validation_errors as ve
 from checker.probes import outcome
@@ -126,38 +125,15 @@ def literal(template: str) -> str:
     return max(re.split(r"\{[^}]*\}", template), key=len)
 
 
-def apply(folder, name, edit) -> None:
-    path = folder / name
-    if edit is None:
-        path.unlink()
-        return
-    if isinstance(edit, str):
-        path.write_text(edit)
-        return
-    for old, new in edit if isinstance(edit, list) else [edit]:
-        text = path.read_text()
-        if isinstance(old, re.Pattern):
-            assert old.search(text), f"test edit does not apply: {old.pattern}"
-            path.write_text(old.sub(new, text, count=1))
-        else:
-            assert old in text, f"test edit does not apply: {old!r}"
-            path.write_text(text.replace(old, new, 1))
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict:
     """Grade every case (and the starter and solution), a few workers at a time."""
     folders = {}
     for case, (edits, _check, _template) in CASES.items():
-        folder = make_submission(tmp_path_factory.mktemp(case))
-        for name, edit in edits.items():
-            apply(folder, name, edit)
-        folders[case] = folder
+        folders[case] = make_submission(tmp_path_factory.mktemp(case), edits)
     folders["starter"] = make_submission(tmp_path_factory.mktemp("starter"), base=STARTERS)
     folders["solution"] = make_submission(tmp_path_factory.mktemp("solution"))
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        graded = pool.map(lambda item: (item[0], grade(item[1], EXERCISE)[EXERCISE]), folders.items())
-        return dict(graded)
+    return grade_many(folders, EXERCISE, PARALLEL)
 
 
 WRONG = [(case, check, template) for case, (_e, check, template) in CASES.items() if check]
