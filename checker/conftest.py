@@ -32,8 +32,8 @@ SUBMISSION = pytest.StashKey[Submission]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Add the checker's options, all in one group."""
     group = parser.getgroup("checker", "resilient-API workbook checker")
-    group.addoption("--submission", metavar="DIR", default="notebooks",
-                    help="folder to grade, laid out like notebooks/ (default: notebooks)")
+    group.addoption("--submission", metavar="DIR", default=None,
+                    help="folder to grade, laid out like notebooks/ (default: this repository's notebooks/)")
     group.addoption("--exercise", metavar="ID", action="append", default=[],
                     help="grade only this exercise id; repeat for more (default: all)")
     group.addoption("--grade-json", metavar="FILE", default=None,
@@ -54,7 +54,8 @@ def pytest_configure(config: pytest.Config) -> None:
     unknown = [i for i in config.getoption("--exercise") if i not in exercises]
     if unknown:
         raise pytest.UsageError(f"--exercise: unknown id {', '.join(unknown)}; known ids: {', '.join(exercises)}")
-    folder = Path(config.getoption("--submission"))
+    given = config.getoption("--submission")
+    folder = Path(given) if given else Path(__file__).resolve().parent.parent / "notebooks"
     if not folder.is_dir():
         raise pytest.UsageError(f"--submission: {folder} is not a folder (give one laid out like notebooks/)")
     config.stash[RESULTS] = {}

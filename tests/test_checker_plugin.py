@@ -48,9 +48,13 @@ def test_starters_fail_with_readable_messages_and_list_passing_checks(tmp_path):
     assert "Traceback" not in done.stdout and "checker/conftest.py" not in done.stdout
 
 
-def test_default_submission_is_notebooks():
+def test_default_submission_is_notebooks_wherever_pytest_starts():
     done = run_checker("--exercise", "headers-spec")
     assert done.returncode == 1 and "GET /status lists responses" in done.stdout
+    from_notebooks = subprocess.run([sys.executable, "-m", "pytest", "../checker/", "-p", "no:cacheprovider",
+                                     "--exercise", "headers-spec"], cwd=STARTERS, capture_output=True, text=True,
+                                    timeout=120)
+    assert from_notebooks.returncode == 1 and "GET /status lists responses" in from_notebooks.stdout
 
 
 @pytest.mark.parametrize("args, sentence", [
