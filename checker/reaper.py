@@ -51,7 +51,7 @@ def _prctl(option: int, value: int) -> bool:
 def become_subreaper() -> bool:
     """Adopt every orphaned descendant, and stop when the parent (the gradebook) dies."""
     parent = os.getppid()
-    adopted = _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    adopted = adopt_orphans()
     if _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) and os.getppid() != parent:
         raise Stop  # the parent died before it could be watched
     return adopted
@@ -105,8 +105,27 @@ def _signal(pid: int, sig: int) -> None:
         pass
 
 
+def adopt_orphans() -> bool:
+    """Make this process a child subreaper (Linux): what its descendants orphan stays below it."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def kill_descendants(root: int, between=lambda: None) -> None:
+    """Kill every process below `root`; freeze first, and repeat, so a fork loop cannot outrun us."""
+    for _ in range(SWEEP_ROUNDS):
+        tree = descendants(root)
+        if not tree:
+            return
+        for pid in tree:
+            _signal(pid, signal.SIGSTOP)
+        for pid in tree:
+            _signal(pid, signal.SIGKILL)
+        time.sleep(0.005)
+        between()
+
+
 def sweep(child: subprocess.Popen) -> None:
-    """Kill the command and everything it started; freeze first so a fork loop cannot outrun us."""
+    """Kill the command and everything it started."""
     if os.name == "posix":
         try:
             os.killpg(child.pid, signal.SIGKILL)
@@ -114,17 +133,12 @@ def sweep(child: subprocess.Popen) -> None:
             pass
     else:  # pragma: no cover - Windows has neither process groups nor /proc
         child.kill()
-    for _ in range(SWEEP_ROUNDS):
-        tree = descendants(os.getpid())
-        if not tree:
-            break
-        for pid in tree:
-            _signal(pid, signal.SIGSTOP)
-        for pid in tree:
-            _signal(pid, signal.SIGKILL)
-        time.sleep(0.005)
+
+    def reap_if_done() -> None:
         if child.poll() is not None and os.name == "posix":
             _reap_zombies()
+
+    kill_descendants(os.getpid(), between=reap_if_done)
     if os.name == "posix":
         _reap_zombies()
 

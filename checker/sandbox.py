@@ -17,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from checker.reaper import adopt_orphans, kill_descendants
+
 #: seconds without any event before the worker counts as hung, by what it was doing
 STALL_LIMITS = {"starting": 15.0, "importing": 5.0, "serving": 4.0}
 MEMORY_LIMIT = 3 * 1024**3  #: bytes of address space
@@ -24,9 +26,11 @@ OUTPUT_TAIL = 1500  #: characters of learner output kept for messages
 
 
 def _limit_resources() -> None:  # pragma: no cover - runs in the child
-    """Cap memory, CPU time, file size and core dumps of the worker (POSIX only)."""
+    """Cap memory, CPU time, file size and core dumps of the worker (POSIX only), and make it
+    adopt whatever its learner code detaches, so nothing escapes the final sweep."""
     import resource
 
+    adopt_orphans()
     for limit, value in (
         (resource.RLIMIT_AS, MEMORY_LIMIT),
         (resource.RLIMIT_CPU, 60),
@@ -99,6 +103,7 @@ class Worker:
         return "starting" if last in ("started",) or not self._run.events else "serving"
 
     def _kill(self) -> None:
+        kill_descendants(self._process.pid)  # what learner code started, detached or not
         try:
             if os.name == "posix":
                 os.killpg(self._process.pid, signal.SIGKILL)

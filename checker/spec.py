@@ -30,6 +30,9 @@ class Where:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+NODE_BUDGET = 200_000  #: values a spec may expand to; a real one has a few thousand
+
+
 class YamlProblem(Exception):
     """The YAML could not be read; `where` and the message say why."""
 
@@ -76,8 +79,15 @@ def load_yaml(path: Path, shown_as: str) -> Any:
         raise YamlProblem("the file is missing", Where(shown_as)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise YamlProblem(f"the file cannot be read ({error})", Where(shown_as)) from None
+    loader = _MarkingLoader(text)
     try:
-        return yaml.load(text, Loader=_MarkingLoader)  # noqa: S506 - a SafeLoader subclass
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, shown_as) > NODE_BUDGET:
+            mark = node.start_mark
+            raise YamlProblem(
+                f"the YAML expands to more than {NODE_BUDGET:,} values through its aliases (*name); "
+                "a spec needs few aliases or none", Where(shown_as, mark.line + 1, mark.column + 1))
+        return loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = Where(shown_as, mark.line + 1, mark.column + 1) if mark else Where(shown_as)
@@ -92,6 +102,30 @@ def load_yaml(path: Path, shown_as: str) -> Any:
         raise YamlProblem(str(error), Where(shown_as)) from None
     except RecursionError:
         raise YamlProblem("the YAML nests too deeply to read", Where(shown_as)) from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node, _shown: str) -> int:
+    """How many values the document holds once every alias is expanded (a 'billion laughs' guard)."""
+    sizes: dict[int, int | None] = {}
+
+    def size(node: yaml.Node) -> int:
+        if sizes.get(id(node), 0) is None:
+            mark = node.start_mark
+            raise YamlProblem("this value contains itself through an alias, so it never ends",
+                              Where(_shown, mark.line + 1, mark.column + 1))
+        if id(node) not in sizes:
+            sizes[id(node)] = None  # in progress: meeting it again means a cycle
+            if isinstance(node, yaml.SequenceNode):
+                sizes[id(node)] = 1 + sum(size(child) for child in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                sizes[id(node)] = 1 + sum(size(k) + size(v) for k, v in node.value)
+            else:
+                sizes[id(node)] = 1
+        return sizes[id(node)]
+
+    return size(root)
 
 
 def where_in(node: Any, shown_as: str, key: str | None = None) -> Where:

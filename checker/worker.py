@@ -258,7 +258,11 @@ def main() -> None:
     events("done")
     sys.stdout.flush()
     sys.stderr.flush()
-    # Learner code may have left threads running (a hung handler): don't wait for them.
+    # Learner code may have started processes (this worker adopted any it detached) or
+    # left threads running (a hung handler): end them all rather than wait.
+    from checker.reaper import kill_descendants
+
+    kill_descendants(os.getpid())
     os._exit(0)
 
 

@@ -3,7 +3,9 @@ and hostile code (hangs, exits, crashes, prints) gives a clear verdict in bounde
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from checker_support import API, SPEC, STARTERS, api_module, failed, grade, make_submission
@@ -124,6 +126,25 @@ def test_starter_api_passes_status_endpoint_and_fails_headers_impl():
     assert results["status-endpoint"].passed
     assert set(failed(results["headers-impl"])) == {hi.SHARE, hi.RETRY_AFTER, hi.NO_STORE}
     assert failed(results["headers-impl"])[hi.RETRY_AFTER].startswith(hi.NO_503_SEEN)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="orphans are adopted through Linux's prctl")
+def test_processes_learner_code_starts_do_not_outlive_the_grading(tmp_path):
+    token = f"checker-test-orphan-{tmp_path.name}"
+    spawn = ("import subprocess, sys\n"
+             f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', '{token}'], start_new_session=True)\n")
+    folder = make_submission(tmp_path, {API: ("import random\n", "import random\n" + spawn)})
+    results = grade(folder, "status-endpoint", "headers-impl")
+    assert all(result.passed for result in results.values())  # detaching a process is not an error...
+    survivors = [p for p in Path("/proc").iterdir() if p.name.isdigit() and token in _cmdline(p)]
+    assert not survivors  # ...but nothing it started is left running
+
+
+def _cmdline(process: Path) -> str:
+    try:
+        return (process / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 # (case, api.py, fragment of the RUNS message) — hostile or broken code, every exercise still graded

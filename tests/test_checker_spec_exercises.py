@@ -38,6 +38,10 @@ WRONG_SPECS = [
     ("unsafe-python-tag", ("openapi: 3.0.3\n", "openapi: 3.0.3\nx-run: !!python/object/apply:os.getcwd []\n"),
      "headers-spec", LOAD, "refused, never run"),
     ("empty-file", "", "headers-spec", LOAD, "holds nothing"),
+    ("alias-bomb", "openapi: 3.0.3\na: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdefgh", "bcdefghi")),
+     "headers-spec", LOAD, "expands to more than 200,000 values"),
+    ("alias-cycle", "openapi: 3.0.3\nx: &a\n  - 1\n  - *a\n", "headers-spec", LOAD, "contains itself"),
     ("a-list-not-a-mapping", "- openapi\n- 3.0.3\n", "headers-spec", LOAD, "not a mapping"),
     ("repeated-responses-key", ("      responses:\n", "      responses:\n        \"500\": {description: x}\n      responses:\n"),
      "headers-spec", hs.NO_DUPLICATES, "written again (first on line"),
