@@ -66,6 +66,19 @@ def grade_many(folders: dict[str, Path], exercise_id: str, workers: int = 3) -> 
         return dict(zip(folders, results))
 
 
+def grade_cases(tmp_path_factory, cases: dict[str, tuple], exercise_id: str, workers: int = 3) -> dict[str, ExerciseResult]:
+    """Grade a table {case: (edits, ...)} of solution variants, plus the untouched "starter" and "solution"."""
+    folders = {case: make_submission(tmp_path_factory.mktemp(case), edits) for case, (edits, *_rest) in cases.items()}
+    folders["starter"] = make_submission(tmp_path_factory.mktemp("starter"), base=STARTERS)
+    folders["solution"] = make_submission(tmp_path_factory.mktemp("solution"))
+    return grade_many(folders, exercise_id, workers)
+
+
+def literal(template: str) -> str:
+    """The longest fixed stretch of a message template: what every message made from it contains."""
+    return max(re.split(r"\{[^}]*\}", template), key=len)
+
+
 def failed(result: ExerciseResult) -> dict[str, str]:
     """The failed checks of a result, name -> message."""
     return {check.name: check.message for check in result.checks if not check.passed}

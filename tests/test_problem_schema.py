@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from checker_support import REPO, apply_edit, failed, grade, make_submission
+from checker_support import REPO, apply_edit, failed, grade, literal, make_submission
 
 from checker.exercises import problem_schema as ps
 from checker.exercises.headers_spec import REFS_RESOLVE
@@ -34,11 +34,6 @@ UNEXPECTED_CONTENT = ("      content:\n        application/problem+json:\n      
                       "            $ref: '#/components/schemas/Problem'\n")
 VALIDATION_RESPONSES = re.compile(r'        "400":\n.*?(?=        default:)', re.S)  # the 400 and the 422
 PROBLEM_BLOCK = re.compile(r"    Problem:\n.*?(?=    ValidationProblem:)", re.S)
-
-
-def literal(template: str) -> str:
-    """The longest fixed stretch of a message template: what every message made from it contains."""
-    return max(re.split(r"\{[^}]*\}", template), key=len)
 
 
 def submission(folder, *edits, base=None):

@@ -11,7 +11,7 @@ from base64 import b64decode
 from decimal import Decimal
 
 import pytest
-from checker_support import STARTERS, failed, grade_many, make_submission
+from checker_support import failed, grade_cases, literal
 
 from checker.exercises import rate_limit as rl
 from checker.probes import ratelimit as probe
@@ -163,20 +163,10 @@ CASES = {
 }
 
 
-def literal(template: str) -> str:
-    """The longest fixed stretch of a message template: what every message made from it contains."""
-    return max(re.split(r"\{[^}]*\}", template), key=len)
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> dict:
     """Grade every case (and the starter and solution), a few workers at a time."""
-    folders = {}
-    for case, (edits, _check, _template) in CASES.items():
-        folders[case] = make_submission(tmp_path_factory.mktemp(case), edits)
-    folders["starter"] = make_submission(tmp_path_factory.mktemp("starter"), base=STARTERS)
-    folders["solution"] = make_submission(tmp_path_factory.mktemp("solution"))
-    return grade_many(folders, EXERCISE, PARALLEL)
+    return grade_cases(tmp_path_factory, CASES, EXERCISE, PARALLEL)
 
 
 WRONG = [(case, check, template) for case, (_e, check, template) in CASES.items() if check]
