@@ -50,6 +50,8 @@ WRONG_CODE = [
      hi.MISSING_CACHE_CONTROL),
     ("no-cache-instead", twenty_percent(ok=OK.replace("no-store", "no-cache"), down=DOWN.replace("no-store", "no-cache")),
      "headers-impl", hi.NO_STORE, "without the no-store directive"),
+    ("body-status-mismatch", twenty_percent(ok='({"title": "OK", "status": 201}, 200, {"Cache-Control": "no-store"})'),
+     "headers-impl", hi.PROBLEMS, "the body's `status` is 201 but the response status is 200"),
     ("crashes-sometimes", twenty_percent(ok="int('x')"), "headers-impl", hi.ONLY_200_503, "status 500"),
     ("json-not-problem", api_module('return {"title": "OK", "status": 200}, 200, {"Content-Type": "application/json"}'),
      "status-endpoint", se.ANSWERS_200, "connexion says: Returned content type (application/json) is not defined"),
