@@ -84,6 +84,14 @@ def failed(result: ExerciseResult) -> dict[str, str]:
     return {check.name: check.message for check in result.checks if not check.passed}
 
 
+def assert_fails(result: ExerciseResult, case: str, check: str, fragment: str, section: str | None = None) -> None:
+    """`check` failed, its message holds `fragment`, and it points to the lesson (and section) to reread."""
+    problems = failed(result)
+    assert check in problems, f"{case}: expected {check!r} to fail, got {problems}"
+    assert fragment in problems[check], f"{case}: {problems[check]}"
+    assert f"See {result.lesson}" + (f", “{section}”." if section else "") in problems[check]
+
+
 def api_module(body: str, imports: str = "from connexion import problem") -> str:
     """A whole api.py whose get_status() is `body` (dedented)."""
     return f"{imports}\n\n\ndef get_status():\n{textwrap.indent(textwrap.dedent(body).strip(), '    ')}\n"

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from checker_support import API, SPEC, STARTERS, api_module, failed, grade, make_submission
+from checker_support import API, SPEC, STARTERS, api_module, assert_fails, failed, grade, make_submission
 
 from checker.exercises import headers_impl as hi
 from checker.exercises import runs
@@ -65,11 +65,7 @@ WRONG_CODE = [
 @pytest.mark.parametrize("case, api, exercise, check, fragment", WRONG_CODE, ids=[c[0] for c in WRONG_CODE])
 def test_wrong_handler_fails_the_right_check(tmp_path, case, api, exercise, check, fragment):
     folder = make_submission(tmp_path, {API: api})
-    result = grade(folder, exercise)[exercise]
-    problems = failed(result)
-    assert check in problems, f"{case}: expected {check!r} to fail, got {problems}"
-    assert fragment in problems[check]
-    assert f"See {result.lesson}" in problems[check]
+    assert_fails(grade(folder, exercise)[exercise], case, check, fragment)
 
 
 def test_raised_exception_is_reported_by_the_learners_line(tmp_path):

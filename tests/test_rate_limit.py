@@ -11,7 +11,7 @@ from base64 import b64decode
 from decimal import Decimal
 
 import pytest
-from checker_support import failed, grade_cases, literal
+from checker_support import assert_fails, failed, grade_cases, literal
 
 from checker.exercises import rate_limit as rl
 from checker.probes import ratelimit as probe
@@ -175,11 +175,7 @@ CORRECT = [case for case, (_e, check, _t) in CASES.items() if not check]
 
 @pytest.mark.parametrize("case, check, template", WRONG, ids=[c[0] for c in WRONG])
 def test_wrong_submission_fails_the_right_check(results, case, check, template):
-    result = results[case]
-    problems = failed(result)
-    assert check in problems, f"{case}: expected {check!r} to fail, got {problems}"
-    assert literal(template) in problems[check]
-    assert f"See {result.lesson}, “{rl.SECTION}”." in problems[check]
+    assert_fails(results[case], case, check, literal(template), rl.SECTION)
 
 
 @pytest.mark.parametrize("case", CORRECT)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from checker_support import STARTERS, failed, grade_cases, literal
+from checker_support import assert_fails, STARTERS, failed, grade_cases, literal
 
 from checker.exercises import validation_errors as ve
 from checker.probes import outcome
@@ -132,11 +132,7 @@ CORRECT = [case for case, (_e, check, _t) in CASES.items() if not check]
 
 @pytest.mark.parametrize("case, check, template", WRONG, ids=[c[0] for c in WRONG])
 def test_wrong_submission_fails_the_right_check(results, case, check, template):
-    result = results[case]
-    problems = failed(result)
-    assert check in problems, f"{case}: expected {check!r} to fail, got {problems}"
-    assert literal(template) in problems[check]
-    assert f"See {result.lesson}, “{ve.SECTION}”." in problems[check]
+    assert_fails(results[case], case, check, literal(template), ve.SECTION)
 
 
 @pytest.mark.parametrize("case", CORRECT)
