@@ -12,7 +12,7 @@ import pytest
 from checker_support import assert_fails, STARTERS, failed, grade_cases, literal
 
 from checker.exercises import validation_errors as ve
-from checker.probes import outcome
+from checker.exercises import runs
 
 API = "oas3/problems_api.py"
 SPEC = "oas3/ex-05-01-problems.yaml"
@@ -93,16 +93,16 @@ CASES = {
                                            (RETURN_ORDER, "    time.sleep(3600)\n" + RETURN_ORDER)]},
                                     ve.RUNS, "did not answer request #1 within"),
     "fail-exits-at-import": ({API: ("import itertools\n", "import itertools\nimport os\nos._exit(3)\n")},
-                             ve.RUNS, outcome.CRASHED_IMPORTING),
+                             ve.RUNS, runs.CRASHED_IMPORTING),
     "fail-syntax-error": ({API: ("def create_order(body):\n", "def create_order(body)\n")}, ve.RUNS,
                           "oas3/problems_api.py:"),
-    "fail-module-missing": ({API: None}, ve.RUNS, outcome.MISSING_MODULE),
+    "fail-module-missing": ({API: None}, ve.RUNS, runs.MISSING_MODULE),
     "fail-validator-map-plain-dict": ({API: ('    "body": MediaTypeDict({', '    "body": ({')}, ve.ONE_PROBLEM,
                                       "answered 201, not 422"),
     "fail-validator-map-not-a-mapping": ({API: ("VALIDATOR_MAP = {", "VALIDATOR_MAP = 5\nUNUSED = {")}, ve.RUNS,
-                                         outcome.REQUEST_CRASHED),
+                                         runs.REQUEST_CRASHED),
     "fail-validator-map-body-not-a-mapping": ({API: ('    "body": MediaTypeDict({', '    "body": 5,\n    "unused": ({')},
-                                              ve.RUNS, outcome.RAISED_IN_CONNEXION),
+                                              ve.RUNS, runs.RAISED_IN_CONNEXION),
     "fail-orders-without-content-type": ({API: (RETURN_ORDER, "    return order, 201\n")}, ve.VALID_ACCEPTED,
                                          ve.SEVERAL_MEDIA_TYPES),
     "pass-400-instead-of-422": ({API: (RAISE, RAISE.replace("422", "400"))}, None, None),

@@ -18,8 +18,8 @@ from checker.exercises.headers_impl import retry_after_valid
 from checker.exercises.headers_spec import schema_admits_delay_seconds
 from checker.exercises.problem_schema import LESSON, spec_basics
 from checker.exercises.validation_errors import first_line
+from checker.exercises import runs
 from checker.exercises.runs import header_values, problem_issue, summarise
-from checker.probes import outcome
 from checker.probes.fields import FieldError, Token, parse_field
 from checker.results import ExerciseResult
 from checker.spec import Document, get_ci, where_in
@@ -280,7 +280,7 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
     spec_failure = next((e for e in run.of("app-failed") if e["spec"].endswith(SPEC)), None)
     if spec_failure is not None and run.of("app-ready"):
         result.add(APP_FROM_SPEC, False, SPEC_FALLBACK.format(spec=SPEC, text=first_line(spec_failure["error"]["text"])) + " " + hint)
-    answers = outcome.report(run, result, RUNS, MODULE, SPEC, OPERATION, hint)
+    answers = runs.report(run, result, RUNS, MODULE, SPEC, OPERATION, hint)
     clock = run.first("clock")
     clock_ok = bool(clock and clock["found"]) and any(a.get("clock_reads") for a in answers)
     if clock is not None:

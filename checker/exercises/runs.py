@@ -1,4 +1,9 @@
-"""Turn what a worker saw (checker.sandbox.WorkerRun) into checks about a learner's handler."""
+"""Turn what a worker saw (checker.sandbox.WorkerRun) into checks about a learner's code.
+
+`report` adds the "your code runs" check every code exercise starts with: the
+module imported, connexion built the app, every request was answered; each
+message names the learner's module and operation (`api.py`, `get_status()`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import json
 
 from checker.results import ExerciseResult
 from checker.sandbox import STALL_LIMITS, WorkerRun
+from checker.submission import API_MODULE, HEADERS_SPEC
 from checker.worker import REQUEST_TIMEOUT
 
 RUNS = "api.py imports and get_status() answers every request"
@@ -13,62 +19,79 @@ RUNS = "api.py imports and get_status() answers every request"
 IMPORT_FAILED = "oas3/{file}{position}: importing it raised {type}: {text}{code}"
 SYNTAX_ERROR = "oas3/{file}:{line}:{column}: Python cannot read this line ({text}){code}"
 EXITED_AT_IMPORT = "oas3/{file}{position}: the module calls sys.exit() while it is imported; keep module level to imports and definitions"
-HUNG_IMPORTING = "importing oas3/api.py did not finish within {seconds:g} s: is there a loop, sleep or input() at module level?"
-HUNG_SERVING = "get_status() did not answer request #{request} within {seconds:g} s: does it sleep, wait or loop forever?"
-CRASHED = "the process running your code ended during request #{request} (exit code {code}): does get_status() call os._exit() or sys.exit()?"
-APP_FAILED = "connexion could not build the app: {text}"
-HANDLER_RAISED = "{count} of {total} requests failed because get_status() raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
+MISSING_MODULE = "oas3/{module}.py is missing: the operationIds of oas3/{spec} point into it. Create it (the starter is in notebooks/oas3/)."
+HUNG_IMPORTING = "importing oas3/{module}.py did not finish within {seconds:g} s: is there a loop, sleep or input() at module level?"
+HUNG_REQUEST = "{operation} did not answer request #{request} within {seconds:g} s: does your code sleep, wait or loop forever?"
+CRASHED_IMPORTING = "importing oas3/{module}.py ended the process (exit code {code}): does it call os._exit() at module level?"
+CRASHED = "the process running your code ended during request #{request} (exit code {code}): does your code call os._exit() or sys.exit()?"
+APP_FAILED = "connexion could not build the app from {spec}: {text}"
+RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
+RAISED_IN_CONNEXION = ("{count} of {total} requests answered 500 because connexion raised {type}: {text}, on no line "
+                       "of yours: check what your module hands connexion (its options, its return values).")
+REQUEST_CRASHED = ("connexion could not answer request #{request} at all: {type}: {text}. Check what your module "
+                   "hands connexion (its options, its return values).")
 
 
-def _position(error: dict) -> str:
-    return f":{error['line']}" if error.get("line") else ""
-
-
-def describe_import_failure(error: dict) -> str:
+def describe_import_failure(error: dict, module: str, spec: str) -> str:
     """Say where and why importing the learner's module failed."""
+    if error["type"] == "FileNotFoundError" and "file" not in error:
+        return MISSING_MODULE.format(module=module, spec=spec)
+    file = error.get("file", f"{module}.py")
     code = f"\n    {error['code']}" if error.get("code") else ""
+    position = f":{error['line']}" if error.get("line") else ""
     if error["type"] in ("SyntaxError", "IndentationError", "TabError"):
-        return SYNTAX_ERROR.format(file=error.get("file", "api.py"), line=error.get("line"), column=error.get("column"),
+        return SYNTAX_ERROR.format(file=file, line=error.get("line"), column=error.get("column"),
                                    text=error["text"].split(" (")[0], code=code)
     if error["type"] == "SystemExit":
-        return EXITED_AT_IMPORT.format(file=error.get("file", "api.py"), position=_position(error))
-    return IMPORT_FAILED.format(file=error.get("file", "api.py"), position=_position(error),
-                                type=error["type"], text=error["text"], code=code)
+        return EXITED_AT_IMPORT.format(file=file, position=position)
+    return IMPORT_FAILED.format(file=file, position=position, type=error["type"], text=error["text"], code=code)
 
 
-def responses(run: WorkerRun) -> list[dict]:
-    return run.of("response")
-
-
-def report_run(run: WorkerRun, result: ExerciseResult, hint: str) -> list[dict]:
-    """Add the 'your code runs' check; return the responses that did come back."""
-    answers = responses(run)
+def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec: str, operation: str, hint: str) -> list[dict]:
+    """Add check `name` (learner code imported, the app was built, every request answered); return the answers."""
+    answers = run.of("response")
     problems = []
     failed_import = run.first("import-failed")
     if failed_import:
-        problems.append(describe_import_failure(failed_import["error"]))
+        problems.append(describe_import_failure(failed_import["error"], module, spec))
     if not run.of("app-ready"):
-        problems += [APP_FAILED.format(text=e["error"]["text"]) for e in run.of("app-failed")]
+        problems += [APP_FAILED.format(spec=f"oas3/{spec}" if e["spec"].endswith(spec) else "the checker's copy of the spec",
+                                       text=e["error"]["text"].strip().split("\n\n")[0]) for e in run.of("app-failed")]
+    crashed = run.first("request-crashed")
+    if crashed:
+        error = crashed["error"]
+        problems.append(REQUEST_CRASHED.format(request=crashed["request"], type=error["type"], text=error["text"]))
     timeout = run.first("request-timeout")
     if timeout:
-        problems.append(HUNG_SERVING.format(request=timeout["request"], seconds=REQUEST_TIMEOUT))
+        problems.append(HUNG_REQUEST.format(operation=operation, request=timeout["request"], seconds=REQUEST_TIMEOUT))
     elif run.ended == "hung":
         if run.hung_while == "importing":
-            problems.append(HUNG_IMPORTING.format(seconds=STALL_LIMITS["importing"]))
+            problems.append(HUNG_IMPORTING.format(module=module, seconds=STALL_LIMITS["importing"]))
         else:
-            problems.append(HUNG_SERVING.format(request=len(answers) + 1, seconds=STALL_LIMITS["serving"]))
+            problems.append(HUNG_REQUEST.format(operation=operation, request=len(answers) + 1, seconds=STALL_LIMITS["serving"]))
+    elif run.ended == "crashed" and not run.of("imported"):
+        problems.append(CRASHED_IMPORTING.format(module=module, code=run.exit_code))
     elif run.ended == "crashed":
         problems.append(CRASHED.format(request=len(answers) + 1, code=run.exit_code))
     raised = [a for a in answers if a.get("error")]
     if raised:
         error = raised[0]["error"]
-        problems.append(HANDLER_RAISED.format(count=len(raised), total=len(answers), type=error["type"],
-                                              text=error["text"], file=error.get("file", "api.py"),
-                                              line=error.get("line", "?"), code=error.get("code", "")))
+        if "line" in error:
+            problems.append(RAISED.format(count=len(raised), total=len(answers), type=error["type"], text=error["text"],
+                                          file=error.get("file", f"{module}.py"), line=error["line"],
+                                          code=error.get("code", "")))
+        else:
+            problems.append(RAISED_IN_CONNEXION.format(count=len(raised), total=len(answers), type=error["type"],
+                                                       text=error["text"]))
     if problems and run.output.strip() and run.ended != "finished":
         problems.append("What your code printed last:\n" + indent_tail(run.output))
-    result.add(RUNS, not problems, "\n".join(problems) + (" " + hint if problems else ""))
+    result.add(name, not problems, "\n".join(problems) + (" " + hint if problems else ""))
     return answers
+
+
+def report_run(run: WorkerRun, result: ExerciseResult, hint: str) -> list[dict]:
+    """`report` for api.py's get_status() behind GET /status."""
+    return report(run, result, RUNS, API_MODULE, HEADERS_SPEC, "get_status()", hint)
 
 
 def indent_tail(text: str, lines: int = 8) -> str:

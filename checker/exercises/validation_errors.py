@@ -19,8 +19,8 @@ from urllib.parse import unquote
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
 from checker.exercises.problem_schema import LESSON, SPEC
+from checker.exercises import runs
 from checker.exercises.runs import problem_issue, summarise
-from checker.probes import outcome
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
@@ -207,7 +207,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     spec_failure = next((e for e in run.of("app-failed") if e["spec"].endswith(SPEC)), None)
     if spec_failure is not None and run.of("app-ready"):
         result.add(APP_FROM_SPEC, False, SPEC_FALLBACK.format(spec=SPEC, text=first_line(spec_failure["error"]["text"])) + " " + hint)
-    answers = {a["request"]: a for a in outcome.report(run, result, RUNS, MODULE, SPEC, OPERATION,
+    answers = {a["request"]: a for a in runs.report(run, result, RUNS, MODULE, SPEC, OPERATION,
                                                         validator_map_hint(run) + hint)}
     if not answers:
         for name in (VALID_ACCEPTED, ONE_PROBLEM, ERRORS_ARRAY, EVERY_MISTAKE, NO_FALSE_ALARM):

@@ -8,7 +8,8 @@ started it reads the events in the parent process and decides what passed.
 
 Shared pieces: `apps` builds a connexion app from the learner's spec inside the
 worker and sends it requests; `fields` reads HTTP Structured Fields (RFC 9651)
-such as `RateLimit`; `outcome` turns a probe's run into the "your code runs" check.
+such as `RateLimit`. (The parent side, turning a probe's run into the "your code
+runs" check, is `checker.exercises.runs.report`.)
 `retry_harness` holds the fakes the client probes share (a flaky in-process server
 on httpx.MockTransport, a recording sleep, a clock moved by hand); `retry_client`,
 `retry_backoff` and `retry_breaker` drive the learner's oas3/client.py.
