@@ -22,6 +22,8 @@ import sys
 import traceback
 from pathlib import Path
 
+from checker.asgi import exchange
+
 REQUEST_TIMEOUT = 2.0  #: seconds a single request may take
 BODY_LIMIT = 2000  #: characters of each body sent back to the parent
 ALL_BROKEN_AFTER = 50  #: stop sampling if none of this many answers was a 200 or 503
@@ -155,33 +157,10 @@ def build_first(specs: list, folder: Path, module, last_error: dict, events: Eve
 
 async def get(app, path: str, method: str = "GET", body: bytes = b"", headers: dict[str, str] | None = None) -> dict:
     """Send one request (a GET unless told otherwise) through the app's full ASGI stack, as uvicorn
-    would, and collect the answer. A body gets its Content-Length; `headers` add to or replace the defaults."""
-    fields = {"host": "checker", "accept": "*/*"}
-    if body:
-        fields["content-length"] = str(len(body))
-    fields.update({name.lower(): value for name, value in (headers or {}).items()})
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in fields.items()],
-        "client": ("127.0.0.1", 50000), "server": ("checker", 80),
-    }
-    answer = {"status": None, "headers": [], "body": b""}
-    unread = [body]
-
-    async def receive():
-        return {"type": "http.request", "body": unread.pop() if unread else b"", "more_body": False}
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            answer["status"] = message["status"]
-            answer["headers"] = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in message.get("headers", [])]
-        elif message["type"] == "http.response.body":
-            answer["body"] += message.get("body", b"")
-
-    await app(scope, receive, send)
-    answer["body"] = answer["body"][:BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT]
-    return answer
+    would, and collect the answer as a JSON-ready dict, the body cut to BODY_LIMIT characters."""
+    status, pairs, received = await exchange(app, method, path, body, headers)
+    text = received[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT]
+    return {"status": status, "headers": [list(pair) for pair in pairs], "body": text}
 
 
 async def serve(app, path: str, requests: int, sequential: bool, events: Events, last_error: dict) -> None:

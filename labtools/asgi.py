@@ -11,6 +11,8 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
+from checker.asgi import exchange
+
 T = TypeVar("T")
 ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
 
@@ -33,40 +35,10 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     return outcome["value"]
 
 
-def _http_scope(method: str, path: str) -> dict:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"labtools")],
-        "client": ("127.0.0.1", 0),
-        "server": ("labtools", 80),
-    }
-
-
 async def request(app: ASGIApp, method: str = "GET", path: str = "/status") -> tuple[int, dict[str, str], bytes]:
     """Send one bodiless request to `app`; return (status, headers, body)."""
-    started: dict = {}
-    body = bytearray()
-
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: dict) -> None:
-        if message["type"] == "http.response.start":
-            started.update(message)
-        elif message["type"] == "http.response.body":
-            body.extend(message.get("body", b""))
-
-    await app(_http_scope(method, path), receive, send)
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in started.get("headers", [])}
-    return started["status"], headers, bytes(body)
+    status, pairs, body = await exchange(app, method, path)
+    return status, dict(pairs), body
 
 
 async def statuses(app: ASGIApp, count: int, path: str = "/status") -> list[int]:

@@ -1,0 +1,42 @@
+"""Send one HTTP request through an ASGI app in-process: the app's whole stack, no socket.
+
+About 1 ms a request through connexion, against ~4 ms through starlette's TestClient,
+which is why the checker can afford hundreds of requests per run.
+"""
+
+from __future__ import annotations
+
+
+async def exchange(
+    app, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Send one request through `app`'s full ASGI stack, as a server would; return
+    (status, header pairs in order, repeats kept, body). A body gets its Content-Length;
+    `headers` add to or replace the defaults (host, accept). Both the checker's worker and
+    the notebooks' labtools use it."""
+    fields = {"host": "localhost", "accept": "*/*"}
+    if body:
+        fields["content-length"] = str(len(body))
+    fields.update({name.lower(): value for name, value in (headers or {}).items()})
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in fields.items()],
+        "client": ("127.0.0.1", 50000), "server": ("localhost", 80),
+    }
+    started: dict = {}
+    received = bytearray()
+    unread = [body]
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": unread.pop() if unread else b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            started.update(message)
+        elif message["type"] == "http.response.body":
+            received.extend(message.get("body", b""))
+
+    await app(scope, receive, send)
+    pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in started.get("headers", [])]
+    return started["status"], pairs, bytes(received)
