@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -155,8 +154,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "max_score": sum(e["max_score"] for e in exercises.values()),
         "exercises": exercises,
     }
-    path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(grades, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    from checker.gradebook import write_atomic  # the gradebook reads this file while others are written
+
+    write_atomic(Path(target), json.dumps(grades, indent=2, ensure_ascii=False) + "\n")
