@@ -32,6 +32,7 @@ class Submission:
         self.oas3 = self.root / "oas3"
         self.deadline = deadline
         self._workers: dict[str, Worker] = {}
+        self._documents: dict[str, Document | YamlProblem] = {}  #: loaded once, shared by exercises
 
     def path(self, name: str) -> Path:
         return self.oas3 / name
@@ -43,7 +44,7 @@ class Submission:
 
     def document(self, name: str) -> Document:
         """Load `oas3/name` once; raises YamlProblem if it can't be read."""
-        cache = self.__dict__.setdefault("_documents", {})
+        cache = self._documents
         if name not in cache:
             try:
                 cache[name] = Document(self.path(name), self.shown(name), load_yaml(self.path(name), self.shown(name)))
