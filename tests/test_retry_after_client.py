@@ -160,6 +160,7 @@ WRONG = [
      {rac.RUNS}, rac.RUNS, rac.SIGNATURE),
     ("fail-syntax-error", patched(("    attempts = max(1, policy.max_attempts)", "    attempts = max(1, policy.max_attempts")),
      {rac.RUNS}, rac.RUNS, "oas3/client.py:"),
+    ("fail-client-missing", None, {rac.RUNS}, rac.RUNS, "oas3/client.py is missing. Create it"),
 ]
 RIGHT = [
     ("pass-solution", SOLUTION),

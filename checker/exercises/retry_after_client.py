@@ -293,7 +293,7 @@ def process_problems(run: WorkerRun) -> list[str]:
     problems = []
     failed_import = run.first("import-failed")
     if failed_import:
-        problems.append(describe_import_failure(failed_import["error"]))
+        problems.append(describe_import_failure(failed_import["error"], MODULE))
     elif run.ended == "crashed":
         problems.append(CRASHED.format(scenario=last_started(run), code=run.exit_code))
     elif run.ended == "hung":

@@ -20,6 +20,7 @@ IMPORT_FAILED = "oas3/{file}{position}: importing it raised {type}: {text}{code}
 SYNTAX_ERROR = "oas3/{file}:{line}:{column}: Python cannot read this line ({text}){code}"
 EXITED_AT_IMPORT = "oas3/{file}{position}: the module calls sys.exit() while it is imported; keep module level to imports and definitions"
 MISSING_MODULE = "oas3/{module}.py is missing: the operationIds of oas3/{spec} point into it. Create it (the starter is in notebooks/oas3/)."
+MISSING_FILE = "oas3/{module}.py is missing. Create it (the starter is in notebooks/oas3/)."
 HUNG_IMPORTING = "importing oas3/{module}.py did not finish within {seconds:g} s: is there a loop, sleep or input() at module level?"
 HUNG_REQUEST = "{operation} did not answer request #{request} within {seconds:g} s: does your code sleep, wait or loop forever?"
 CRASHED_IMPORTING = "importing oas3/{module}.py ended the process (exit code {code}): does it call os._exit() at module level?"
@@ -32,10 +33,10 @@ REQUEST_CRASHED = ("connexion could not answer request #{request} at all: {type}
                    "hands connexion (its options, its return values).")
 
 
-def describe_import_failure(error: dict, module: str, spec: str) -> str:
-    """Say where and why importing the learner's module failed."""
+def describe_import_failure(error: dict, module: str, spec: str | None = None) -> str:
+    """Say where and why importing the learner's module failed (`spec`: the file whose operationIds need it)."""
     if error["type"] == "FileNotFoundError" and "file" not in error:
-        return MISSING_MODULE.format(module=module, spec=spec)
+        return (MISSING_MODULE if spec else MISSING_FILE).format(module=module, spec=spec)
     file = error.get("file", f"{module}.py")
     code = f"\n    {error['code']}" if error.get("code") else ""
     position = f":{error['line']}" if error.get("line") else ""
