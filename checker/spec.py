@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import yaml
 from referencing import Registry, Resource, Specification
@@ -175,9 +177,11 @@ class Document:
         return self.path.resolve().as_uri()
 
     def _retrieve(self, uri: str) -> Resource:
-        file = Path(uri.removeprefix("file://"))
+        file = Path(url2pathname(urlsplit(uri).path))  # unquoted: a space or a "ë" in the path is %-encoded
         shown = f"{Path(self.shown_as).parent / file.name}"
         self._shown[uri] = shown
+        if file.resolve().parent != self.path.resolve().parent:
+            raise YamlProblem("a $ref may only lead to files in the same folder as the spec", Where(shown))
         return Resource(load_yaml(file, shown), Specification.OPAQUE)
 
     def shown(self, uri: str) -> str:

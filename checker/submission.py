@@ -9,10 +9,11 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from checker.sandbox import Worker, WorkerRun
-from checker.spec import Document, YamlProblem, load_yaml
+from checker.spec import Document, Where, YamlProblem, load_yaml
+from checker.staging import Staged
+from checker.worker import Worker, WorkerRun
 
-REFERENCE_SPEC = Path(__file__).parent / "reference" / "status.oas3.yaml"
+REFERENCE_SPEC = "reference:status.oas3.yaml"  #: the checker's own spec, as `checker.worker.Shim.spec` names it
 HEADERS_SPEC = "ex-04-01-headers.yaml"
 API_MODULE = "api"
 STATUS_REQUESTS = 20  #: requests `status-endpoint` sends through the reference app
@@ -34,8 +35,14 @@ class Submission:
         self._workers: dict[str, Worker] = {}
         self._documents: dict[str, Document | YamlProblem] = {}  #: loaded once, shared by exercises
 
+    @cached_property
+    def staged(self) -> Staged:
+        """The private copy every check reads (see checker.staging), made on first use."""
+        return Staged(self.oas3)
+
     def path(self, name: str) -> Path:
-        return self.oas3 / name
+        """Where the parent reads `oas3/name`: the private copy, never the learner's own folder."""
+        return self.staged.folder / name
 
     @staticmethod
     def shown(name: str) -> str:
@@ -45,6 +52,8 @@ class Submission:
     def document(self, name: str) -> Document:
         """Load `oas3/name` once; raises YamlProblem if it can't be read."""
         cache = self._documents
+        if name not in cache and self.staged.refusal(name):
+            cache[name] = YamlProblem(self.staged.refusal(name), Where(self.shown(name)))
         if name not in cache:
             try:
                 cache[name] = Document(self.path(name), self.shown(name), load_yaml(self.path(name), self.shown(name)))
@@ -61,27 +70,26 @@ class Submission:
         if STATUS_WORKER in needs:
             self._start(STATUS_WORKER, [self._serve_task(REFERENCE_SPEC, None, STATUS_REQUESTS, False)])
         if needs & {SPEC_LOAD, SAMPLING}:
-            spec = self.path(HEADERS_SPEC)
-            tasks = [{"kind": "load-spec", "spec": str(spec)}]
+            spec = HEADERS_SPEC
+            tasks = [{"kind": "load-spec", "spec": spec}]
             if SAMPLING in needs:
                 from checker import stats
 
                 tasks.append(self._serve_task(spec, REFERENCE_SPEC, stats.MAX_REQUESTS, True))
             self._start(APP_SAMPLING if SAMPLING in needs else APP_ONLY, tasks)
 
-    def _serve_task(self, spec: Path, fallback: Path | None, requests: int, sequential: bool) -> dict:
+    def _serve_task(self, spec: str, fallback: str | None, requests: int, sequential: bool) -> dict:
         return {
-            "kind": "serve", "folder": str(self.oas3), "module": API_MODULE, "spec": str(spec),
-            "fallback_spec": str(fallback) if fallback else None, "path": "/status",
+            "kind": "serve", "module": API_MODULE, "spec": spec, "fallback_spec": fallback, "path": "/status",
             "requests": requests, "sequential": sequential,
         }
 
     def start_probe(self, key: str, module: str, probe: str, preload: tuple[str, ...] = ("connexion",), **params) -> None:
-        """Start (once) a worker that imports oas3/<module>.py and runs checker probe `probe` on it.
+        """Start (once) a worker that imports oas3/<module>.py and lets driver `probe` run it.
 
         `preload` names the libraries the learner's module will import: the worker imports
         them first, so their import time never counts against the learner's import limit."""
-        task = {"kind": "probe", "folder": str(self.oas3), "module": module, "probe": probe,
+        task = {"kind": "probe", "module": module, "probe": probe,
                 "preload": list(preload), "params": params}
         self._start(key, [task])
 
@@ -92,7 +100,7 @@ class Submission:
 
     def _start(self, key: str, tasks: list[dict]) -> None:
         if key not in self._workers:
-            self._workers[key] = Worker(tasks, deadline=self.deadline)
+            self._workers[key] = Worker(tasks, self.staged.folder, self.staged.refusal, deadline=self.deadline)
 
     def status_run(self) -> WorkerRun:
         """GET /status through the checker's reference spec and the learner's api.py."""
@@ -108,9 +116,11 @@ class Submission:
         return self._workers[APP_ONLY].result()
 
     def close(self) -> None:
-        """Collect every started worker, so none outlives the grading."""
+        """Collect every started worker, so none outlives the grading, and drop the private copy."""
         for worker in self._workers.values():
             worker.result()
+        if "staged" in self.__dict__:
+            self.staged.remove()
 
     @cached_property
     def exists(self) -> bool:

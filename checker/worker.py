@@ -1,249 +1,236 @@
-"""Child process that imports a learner's handlers and serves requests through connexion.
+"""Drive one sandboxed shim through a list of tasks, in a thread of the trusted parent.
 
-The parent (`checker.sandbox`) starts it with resource limits and a deadline,
-gives it one JSON argument, and reads JSON-lines events from a private pipe, so
-whatever the learner prints on stdout or stderr cannot be mistaken for a result.
+Every event the exercises judge is written here, from what the parent itself
+asked and the raw answers it got back: the shim only answers. Tasks, in order
+(a hang or crash in a later task keeps the earlier events):
 
-Tasks, run in order (a crash in a later task keeps the earlier events):
-* `load-spec`: load the learner's spec as `connexion run` would, without importing their code;
-* `serve`: import the learner's module, build a real connexion app from a spec, and
-  send it GET requests, either a fixed number or until `checker.stats.decide` is sure;
-* `probe`: import the learner's module and pass it to a checker function that drives it.
+* `load-spec` {spec}: load the learner's spec as `connexion run` would, importing no learner code;
+* `serve` {module, spec, fallback_spec, path, requests, sequential}: import the learner's
+  module, build the app, send GETs; the parent runs the sequential test and stops when it is sure;
+* `probe` {module, probe, preload, params}: import the module, then hand the shim to a
+  driver in `checker.drivers` (`package.module:function`), which asks it what to run.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import importlib.util
-import json
-import os
-import sys
-import traceback
+import importlib
+import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
-from checker.asgi import exchange
+from checker.sandbox import Failed, Gone, Sandbox
 
+#: seconds without an answer before the shim counts as hung, by what it was doing
+STALL_LIMITS = {"starting": 20.0, "importing": 5.0, "serving": 4.0}
 REQUEST_TIMEOUT = 2.0  #: seconds a single request may take
-BODY_LIMIT = 2000  #: characters of each body sent back to the parent
 ALL_BROKEN_AFTER = 50  #: stop sampling if none of this many answers was a 200 or 503
+BATCH = 50  #: requests the sequential test asks for at a time
+MAX_EVENTS = 20_000  #: events kept per worker
+
+Refusal = Callable[[str], "str | None"]  #: why a file of the submission was not staged (checker.staging)
+
+
+@dataclass
+class WorkerRun:
+    """Events of one worker, and how it ended: finished, crashed, hung, or flooded the parent."""
+
+    events: list[dict] = field(default_factory=list)
+    ended: str = "finished"  #: "finished", "crashed", "hung" or "flooded"
+    exit_code: int | None = 0
+    hung_while: str = ""  #: what it was doing when it hung: "importing", "serving", ...
+    output: str = ""  #: the tail of what learner code printed
+    flood: str = ""  #: what the shim sent that the parent refused
+    isolation: str = ""  #: the sandbox it ran in (checker.sandbox.Isolation.level)
+
+    def of(self, kind: str) -> list[dict]:
+        return [event for event in self.events if event["event"] == kind]
+
+    def first(self, kind: str) -> dict | None:
+        found = self.of(kind)
+        return found[0] if found else None
 
 
 class Events:
-    """Write one JSON object per line to the parent's pipe."""
+    """Append events to a run; the drivers' only way to report."""
 
-    def __init__(self, fd: int):
-        self._file = os.fdopen(fd, "w", buffering=1, encoding="utf-8")
+    def __init__(self, run: WorkerRun):
+        self.run = run
 
     def __call__(self, event: str, **data) -> None:
-        self._file.write(json.dumps({"event": event, **data}, default=str) + "\n")
-        self._file.flush()
+        if len(self.run.events) < MAX_EVENTS:
+            self.run.events.append({"event": event, **data})
 
 
-def learner_frame(error: BaseException, folder: Path) -> dict:
-    """Summarise an exception by the deepest frame in the learner's folder."""
-    summary = {"type": type(error).__name__, "text": str(error)[:500]}
-    if isinstance(error, SyntaxError) and error.filename:
-        summary.update(file=Path(error.filename).name, line=error.lineno, column=error.offset,
-                       code=(error.text or "").strip()[:200])
-        return summary
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+class Shim:
+    """What a driver may ask of the shim: commands with a phase (for messages) and a time limit."""
+
+    def __init__(self, sandbox: Sandbox, run: WorkerRun):
+        self.sandbox, self.run = sandbox, run
+        self.phase = "starting"
+
+    def call(self, op: str, limit: float = STALL_LIMITS["serving"], phase: str = "serving", **arguments):
+        self.phase = phase
+        return self.sandbox.call(op, limit, **arguments)
+
+    def spec(self, name: str) -> str:
+        return self.sandbox.spec_path(name)
+
+
+def import_module(shim: Shim, module: str, events: Events, refusal: Refusal) -> bool:
+    """Import oas3/<module>.py in the sandbox; report it as events, True if it worked."""
+    if refusal(f"{module}.py"):
+        events("import-failed", module=module, error={"type": "Refused", "text": refusal(f"{module}.py")})
+        return False
+    events("importing", module=module)
+    answer = shim.call("import", STALL_LIMITS["importing"], phase="importing", module=module)
+    if "error" in answer:
+        events("import-failed", module=module, error=answer["error"])
+        return False
+    events("imported", module=module)
+    return True
+
+
+def build_app(shim: Shim, events: Events, specs: list[str | None], module: str, **options) -> bool:
+    """Build the app from the first spec that works (names as `Shim.spec` takes them)."""
+    paths = [shim.spec(spec) for spec in specs if spec]
+    report = shim.call("build-app", STALL_LIMITS["starting"], specs=paths, module=module, **options)
+    for option in report.get("options", []):
+        events("option", **option)
+    if "clock" in report:
+        events("clock", **report["clock"])
+    for failure in report.get("failures", []):
+        events("app-failed", **failure)
+    if report.get("ready"):
+        events("app-ready", spec=report["ready"])
+        return True
+    return False
+
+
+def send(shim: Shim, events: Events, requests: list[dict], first: int = 1, **extra) -> list[dict]:
+    """Send requests one command each; report every answer; stop at the first that went wrong."""
+    answers = []
+    for number, request in enumerate(requests, start=first):
+        got: list[dict] = []
         try:
-            inside = Path(frame.filename).resolve().parent == folder.resolve()
-        except (OSError, ValueError):
-            inside = False
-        if inside:
-            summary.update(file=Path(frame.filename).name, line=frame.lineno, code=(frame.line or "")[:200])
-            break
-    return summary
+            shim.call("request", REQUEST_TIMEOUT, on_item=got.append, **request)
+        except Gone as gone:
+            if gone.how == "hung":
+                events("request-timeout", request=number, seconds=REQUEST_TIMEOUT, **extra)
+            raise
+        answer = got[0] if got else {"crashed": {"type": "Error", "text": "no answer"}}
+        if "crashed" in answer:
+            events("request-crashed", request=number, error=answer["crashed"], **extra)
+            return answers
+        events("response", request=number, **extra, **answer)
+        answers.append(answer)
+    return answers
 
 
-def import_learner_module(folder: Path, name: str, events: Events):
-    """Import `folder/name.py` as module `name`; report failures instead of raising."""
-    path = folder / f"{name}.py"
-    if not path.exists():
-        events("import-failed", module=name, error={"type": "FileNotFoundError", "text": f"{path.name} is missing"})
-        return None
-    events("importing", module=name)
-    sys.path.insert(0, str(folder))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException as error:  # noqa: BLE001 - SystemExit at import is learner input too
-        events("import-failed", module=name, error=learner_frame(error, folder))
-        return None
-    events("imported", module=name)
-    return module
-
-
-class LearnerCallError(RuntimeError):
-    """A learner's handler raised; connexion turns this into a 500 as it would any error."""
-
-
-def watched(function, folder: Path, last_error: dict):
-    """Wrap a learner handler so its exception is summarised by the learner's own line."""
-
-    from connexion.exceptions import ProblemException
-    from werkzeug.exceptions import HTTPException
-
-    @functools.wraps(function)
-    def handler(*args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except (ProblemException, HTTPException):
-            raise  # the documented ways to answer with an error: connexion turns them into responses
-        except BaseException as error:  # noqa: BLE001 - sys.exit() in a handler too
-            last_error["error"] = learner_frame(error, folder)
-            raise LearnerCallError(str(error)) from None
-
-    return handler
-
-
-def load_spec(spec: Path, events: Events) -> None:
-    """Load the spec with connexion, resolving refs but importing no learner code."""
-    import connexion
-    from connexion.resolver import Resolver
-
-    def placeholder():
-        return None
-
-    try:
-        app = connexion.FlaskApp(__name__, specification_dir=str(spec.parent))
-        app.add_api(spec.name, resolver=Resolver(function_resolver=lambda _name: placeholder))
-    except BaseException as error:  # noqa: BLE001 - connexion raises many kinds
-        events("spec-failed", error={"type": type(error).__name__, "text": str(error)[:1500]})
-        return
-    events("spec-loaded")
-
-
-def build_app(spec: Path, folder: Path, module, last_error: dict, **options):
-    """Build a connexion app whose operationIds resolve to the learner's watched functions.
-
-    `options` go to connexion's `add_api` (a learner's `validator_map`, say)."""
-    import connexion
-    from connexion.resolver import Resolver
-
-    def resolve(operation_id: str):
-        module_name, _, function_name = operation_id.rpartition(".")
-        if module_name != module.__name__:
-            raise LookupError(f"operationId {operation_id!r} does not point into {module.__name__}.py")
-        function = getattr(module, function_name, None)
-        if not callable(function):
-            names = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-            raise LookupError(f"{module.__name__}.py has no function {function_name}() (it defines: {', '.join(names) or 'nothing'})")
-        return watched(function, folder, last_error)
-
-    app = connexion.FlaskApp(__name__, specification_dir=str(spec.parent))
-    app.add_api(spec.name, resolver=Resolver(function_resolver=resolve), **options)
-    return app
-
-
-def build_first(specs: list, folder: Path, module, last_error: dict, events: Events, builder=build_app, **options):
-    """Build from the first spec connexion accepts, reporting each attempt; None if none did."""
-    for spec in specs:
-        if spec is None:
-            continue
-        try:
-            app = builder(Path(spec), folder, module, last_error, **options)
-        except BaseException as error:  # noqa: BLE001 - connexion (and learner options) raise many kinds
-            events("app-failed", spec=str(spec), error={"type": type(error).__name__, "text": str(error)[:1500]})
-            continue
-        events("app-ready", spec=str(spec))
-        return app
-    return None
-
-
-async def get(app, path: str, method: str = "GET", body: bytes = b"", headers: dict[str, str] | None = None) -> dict:
-    """Send one request (a GET unless told otherwise) through the app's full ASGI stack, as uvicorn
-    would, and collect the answer as a JSON-ready dict, the body cut to BODY_LIMIT characters."""
-    status, pairs, received = await exchange(app, method, path, body, headers)
-    text = received[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT]
-    return {"status": status, "headers": [list(pair) for pair in pairs], "body": text}
-
-
-async def serve(app, path: str, requests: int, sequential: bool, events: Events, last_error: dict) -> None:
-    """Send GETs and report each answer; stop early when the sequential test has decided."""
+def serve(shim: Shim, events: Events, path: str, requests: int, sequential: bool) -> None:
+    """Send GETs in batches; the parent stops as soon as the sequential test has decided."""
     from checker import stats
 
-    unavailable = expected = 0
-    for number in range(1, requests + 1):
-        last_error.clear()
+    unavailable = expected = number = 0
+    while number < requests:
+        batch = min(BATCH if sequential else requests, requests - number)
+        state = {"stop": False}
+
+        def take(answer: dict) -> None:
+            nonlocal unavailable, expected, number
+            if state["stop"]:
+                return  # the rest of a batch the test no longer needs
+            number += 1
+            if "crashed" in answer:
+                events("request-crashed", request=number, error=answer["crashed"])
+                state["stop"] = True
+                return
+            events("response", request=number, **answer)
+            unavailable += answer["status"] == 503
+            expected += answer["status"] in (200, 503)
+            if sequential and stats.decide(number, unavailable) != stats.CONTINUE:
+                state["stop"] = True
+            if number >= ALL_BROKEN_AFTER and expected == 0:
+                state["stop"] = True  # nothing but errors so far: more requests would teach nothing
+
         try:
-            answer = await asyncio.wait_for(get(app, path), REQUEST_TIMEOUT)
-        except asyncio.TimeoutError:
-            events("request-timeout", request=number, seconds=REQUEST_TIMEOUT)
+            shim.call("request", REQUEST_TIMEOUT, on_item=take, path=path, count=batch)
+        except Gone as gone:
+            if gone.how == "hung":
+                events("request-timeout", request=number + 1, seconds=REQUEST_TIMEOUT)
+            raise
+        if state["stop"]:
             return
-        if "error" in last_error:
-            answer["error"] = last_error["error"]
-        events("response", request=number, **answer)
-        unavailable += answer["status"] == 503
-        expected += answer["status"] in (200, 503)
-        if sequential and stats.decide(number, unavailable) != stats.CONTINUE:
+
+
+def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
+    if task["kind"] == "load-spec":
+        if refusal(task["spec"]):
+            events("spec-failed", error={"type": "Refused", "text": refusal(task["spec"])})
             return
-        if number >= ALL_BROKEN_AFTER and expected == 0:
-            return  # nothing but errors so far: more requests would teach nothing
-
-
-def run_serve(task: dict, events: Events) -> None:
-    """Import the learner's module, build the app (falling back to a reference spec), send GETs."""
-    folder = Path(task["folder"])
-    module = import_learner_module(folder, task["module"], events)
-    if module is None:
+        answer = shim.call("load-spec", STALL_LIMITS["starting"], spec=shim.spec(task["spec"]))
+        events("spec-failed", error=answer["error"]) if "error" in answer else events("spec-loaded")
         return
-    last_error: dict = {}
-    app = build_first([task["spec"], task.get("fallback_spec")], folder, module, last_error, events)
-    if app is None:
-        return
-    asyncio.run(serve(app, task["path"], task["requests"], task.get("sequential", False), events, last_error))
-
-
-def run_probe(task: dict, events: Events) -> None:
-    """Import the learner's module and hand it to a checker probe (`package.module:function`).
-
-    Probes are checker code that exercise learner code in ways a GET cannot
-    (a rate limiter with a fake clock, a client against a flaky server). They
-    report through `events` and should emit one at least every second or so.
-    """
-    folder = Path(task["folder"])
-    module = import_learner_module(folder, task["module"], events)
-    if module is None:
-        return
-    probe_module, _, probe_name = task["probe"].partition(":")
-    probe = getattr(importlib.import_module(probe_module), probe_name)
-    events("probe-started", probe=task["probe"])
-    probe(module=module, folder=folder, events=events, **task.get("params", {}))
-
-
-def main() -> None:
-    config = json.loads(sys.argv[1])
-    events = Events(config["fd"])
-    # Jupyter pulls in rfc3987-syntax, which compiles a grammar for 0.9 s whenever
-    # jsonschema is imported. Nothing here validates URI formats, so skip it.
-    sys.modules.setdefault("rfc3987_syntax", None)
-    # Libraries the learner's code will use are imported first, so their time is ours.
-    for task in config["tasks"]:
-        for library in task.get("preload", ["connexion"]):
-            importlib.import_module(library)
+    shim.call("preload", STALL_LIMITS["starting"], phase="starting", modules=task.get("preload", ["connexion"]))
     events("started")
-    for task in config["tasks"]:
-        if task["kind"] == "load-spec":
-            load_spec(Path(task["spec"]), events)
-        elif task["kind"] == "serve":
-            run_serve(task, events)
-        elif task["kind"] == "probe":
-            run_probe(task, events)
-    events("done")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Learner code may have started processes (this worker adopted any it detached) or
-    # left threads running (a hung handler): end them all rather than wait.
-    from checker.reaper import kill_descendants
-
-    kill_descendants(os.getpid())
-    os._exit(0)
+    if not import_module(shim, task["module"], events, refusal):
+        return
+    if task["kind"] == "serve":
+        specs = [None if refusal(task["spec"]) else task["spec"], task.get("fallback_spec")]
+        if build_app(shim, events, specs, task["module"]):
+            serve(shim, events, task["path"], task["requests"], task.get("sequential", False))
+        return
+    driver_module, _, driver_name = task["probe"].partition(":")
+    driver = getattr(importlib.import_module(driver_module), driver_name)
+    driver(shim=shim, events=events, module=task["module"], **task.get("params", {}))
 
 
-if __name__ == "__main__":
-    main()
+class Worker:
+    """A sandboxed shim and the thread that drives it; `result()` waits within the deadline."""
+
+    def __init__(self, tasks: list[dict], folder: Path, refusal: Refusal = lambda _name: None, deadline: float = 25.0):
+        self.deadline = time.monotonic() + deadline
+        self._run = WorkerRun()
+        self._tasks, self._refusal = tasks, refusal
+        self._sandbox = Sandbox(folder)
+        self._sandbox.set_deadline(self.deadline)
+        self._run.isolation = self._sandbox.isolation.level
+        self._thread = threading.Thread(target=self._drive, daemon=True)
+        self._thread.start()
+        self._result: WorkerRun | None = None
+
+    def _drive(self) -> None:
+        run, events = self._run, Events(self._run)
+        shim = Shim(self._sandbox, run)
+        try:
+            ready = self._sandbox.receive(STALL_LIMITS["starting"])
+            if not ready.get("ready"):
+                raise Gone("flooded", "a message the checker did not ask for")
+            for task in self._tasks:
+                run_task(task, shim, events, self._refusal)
+            events("done")
+        except Gone as gone:
+            run.ended, run.flood = gone.how, gone.detail
+            run.hung_while = shim.phase if gone.how == "hung" else ""
+        except Failed as failed:
+            run.ended = "crashed"
+            events("shim-failed", error=failed.summary)
+        except Exception as error:  # noqa: BLE001 - a broken answer must not break the checker
+            run.ended, run.flood = "flooded", f"an answer the checker could not read ({type(error).__name__})"
+
+    def result(self) -> WorkerRun:
+        """Wait for the driver to finish (the sandbox's deadline bounds it), end the sandbox, return the run."""
+        if self._result is not None:
+            return self._result
+        self._thread.join(timeout=max(0.0, self.deadline - time.monotonic()) + 5)
+        alive = self._thread.is_alive()
+        exit_code = self._sandbox.end(grace=1.0 if self._run.ended == "crashed" else 0.0)
+        self._thread.join(timeout=5)
+        run = self._run
+        if alive and run.ended == "finished":
+            run.ended, run.hung_while = "hung", "serving"
+        run.exit_code = exit_code
+        run.output = self._sandbox.output()[-1500:]
+        self._result = run
+        return run

@@ -9,7 +9,7 @@ policy's delay before jitter: `base` for fixed backoff, `min(cap, base * 2 **
     "full"     0 … d
     "equal"    d/2 … d
 
-The probe (`checker.probes.retry_backoff`) calls `backoff_delay` n = 2500 times
+The probe (`checker.drivers.retry_backoff`) calls `backoff_delay` n = 2500 times
 for each of 8 configurations (fixed, exponential, and capped exponential
 policies at several retries), and watches `get_with_retries` sleep through 200
 calls against a server that never sends Retry-After. Then, per configuration:
@@ -76,13 +76,13 @@ from checker.exercises.retry_after_client import (
     process_problems,
     real_sleep_problem,
 )
-from checker.probes.retry_backoff import SAMPLING_LIMIT
+from checker.drivers.fakes import SAMPLING_LIMIT
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
 LESSON = "06-Client-Retries.ipynb"
 SECTION = "Exercise backoff-jitter"
-PROBE = "checker.probes.retry_backoff:run"
+PROBE = "checker.drivers.retry_backoff:run"
 KEY = "backoff-jitter"
 
 RUNS = "oas3/client.py imports, and backoff_delay(retry, policy) returns a number of seconds"

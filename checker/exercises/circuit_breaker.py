@@ -1,7 +1,7 @@
 """`circuit-breaker`: opens after K failures in a row, fails fast, half-opens after the cool-down, closes on success.
 
 The learner's CircuitBreaker is driven through timelines on a fake clock by
-`checker.probes.retry_breaker`; every call goes to an in-process flaky server
+`checker.drivers.retry_breaker`; every call goes to an in-process flaky server
 that counts requests, so "failed fast" means "the server saw nothing". A
 failure is a refused connection or an answer of 500 or more; a 4xx is an
 answer, not a failure. Within a timeline only the steps up to the first wrong
@@ -23,13 +23,13 @@ from checker.exercises.retry_after_client import (
     process_problems,
     real_sleep_problem,
 )
-from checker.probes.retry_harness import CALL_LIMIT
+from checker.drivers.fakes import CALL_LIMIT
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
 LESSON = "06-Client-Retries.ipynb"
 SECTION = "Exercise circuit-breaker"
-PROBE = "checker.probes.retry_breaker:run"
+PROBE = "checker.drivers.retry_breaker:run"
 KEY = "circuit-breaker"
 
 RUNS = "oas3/client.py imports, and CircuitBreaker(failure_threshold=, cooldown=, clock=) can be built"

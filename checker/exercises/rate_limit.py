@@ -1,7 +1,7 @@
 """`rate-limit`: GET /quote allows q requests per w-second window, then answers a 429 problem.
 
 YAML: the spec declares the 429 (problem+json, Retry-After, RateLimit, RateLimit-Policy)
-and the RateLimit fields on the 200. Code: `checker.probes.ratelimit` replaces the
+and the RateLimit fields on the 200. Code: `checker.drivers.ratelimit` replaces the
 module's `clock` with a fake one and plays a script of requests across windows
 (see its docstring); q and w are read from the learner's own RateLimit-Policy,
 so the checker holds the code to the policy it advertises.
@@ -10,7 +10,6 @@ so the checker holds the code to the policy it advertises.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document
@@ -20,7 +19,7 @@ from checker.exercises.problem_schema import LESSON, spec_basics
 from checker.exercises.validation_errors import first_line
 from checker.exercises import runs
 from checker.exercises.runs import header_values, problem_issue, summarise
-from checker.probes.fields import FieldError, Token, parse_field
+from checker.drivers.fields import FieldError, Token, parse_field
 from checker.results import ExerciseResult
 from checker.spec import Document, get_ci, where_in
 from checker.submission import Submission
@@ -31,8 +30,8 @@ MODULE = "ratelimit_api"
 PATH = "/quote"
 OPERATION = "GET /quote"
 PROBE_KEY = "rate-limit"
-PROBE = "checker.probes.ratelimit:run"
-REFERENCE_SPEC = Path(__file__).resolve().parent.parent / "probes" / "reference" / "quote.oas3.yaml"
+PROBE = "checker.drivers.ratelimit:run"
+REFERENCE_SPEC = "reference:quote.oas3.yaml"  #: the checker's own spec, as checker.worker.Shim.spec names it
 DEFAULT_QUOTA, DEFAULT_WINDOW = 5, 60  #: what the exercise suggests; used when no policy can be read
 MAX_QUOTA = 100  #: the checker sends q+1 requests per window, twice
 SHOWN_LINES = 6
@@ -175,7 +174,7 @@ def grade_spec(submission: Submission, result: ExerciseResult, hint: str) -> Non
 
 
 def start(submission: Submission) -> None:
-    submission.start_probe(PROBE_KEY, module=MODULE, probe=PROBE, specs=[str(submission.path(SPEC)), str(REFERENCE_SPEC)],
+    submission.start_probe(PROBE_KEY, module=MODULE, probe=PROBE, specs=[SPEC, REFERENCE_SPEC],
                            path=PATH, quota=DEFAULT_QUOTA, window=DEFAULT_WINDOW, max_quota=MAX_QUOTA)
 
 

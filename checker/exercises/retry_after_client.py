@@ -1,6 +1,6 @@
 """`retry-after-client`: get_with_retries() honours Retry-After on 503 and 429, and knows when to stop.
 
-The learner's oas3/client.py is imported in a worker (`checker.probes.retry_client`)
+The learner's oas3/client.py is imported in a worker (`checker.drivers.retry_client`)
 and called against in-process flaky servers, with a recording `sleep`, so no
 scenario waits in real time. Each scenario below scripts the server's replies
 and says what a good client does: how many requests, which sleeps, which
@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
 from checker.exercises.runs import describe_import_failure, indent_tail
-from checker.probes.retry_harness import CALL_LIMIT, MAX_REQUESTS, MAX_SLEEPS
+from checker.drivers.fakes import CALL_LIMIT, MAX_REQUESTS, MAX_SLEEPS
 from checker.results import ExerciseResult
-from checker.sandbox import STALL_LIMITS, WorkerRun
+from checker.worker import STALL_LIMITS, WorkerRun
 from checker.submission import Submission
 
 LESSON = "06-Client-Retries.ipynb"
 SECTION = "Exercise retry-after-client"
 MODULE = "client"  #: the learner's file, oas3/client.py
-PROBE = "checker.probes.retry_client:run"
+PROBE = "checker.drivers.retry_client:run"
 KEY = "retry-after-client"
 
 RUNS = "oas3/client.py imports, and get_with_retries() uses the client and sleep it is given"

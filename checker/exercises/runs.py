@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 
 from checker.results import ExerciseResult
-from checker.sandbox import STALL_LIMITS, WorkerRun
+from checker.worker import REQUEST_TIMEOUT, STALL_LIMITS, WorkerRun
 from checker.submission import API_MODULE, HEADERS_SPEC
-from checker.worker import REQUEST_TIMEOUT
 
 RUNS = "api.py imports and get_status() answers every request"
 

@@ -13,7 +13,6 @@ import itertools
 import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import unquote
 
 from checker.exercises import Exercise
@@ -27,8 +26,8 @@ from checker.submission import Submission
 SECTION = "Exercise validation-errors"
 MODULE = "problems_api"
 PROBE_KEY = "validation-errors"
-PROBE = "checker.probes.send:run"
-REFERENCE_SPEC = Path(__file__).resolve().parent.parent / "probes" / "reference" / "orders.oas3.yaml"
+PROBE = "checker.drivers.send:run"
+REFERENCE_SPEC = "reference:orders.oas3.yaml"  #: the checker's own spec, as checker.worker.Shim.spec names it
 OPERATION = "POST /orders"
 SHOWN_LINES = 6  #: request-by-request lines shown per failed check
 
@@ -140,7 +139,7 @@ def requests() -> list[dict]:
 
 
 def start(submission: Submission) -> None:
-    submission.start_probe(PROBE_KEY, module=MODULE, probe=PROBE, specs=[str(submission.path(SPEC)), str(REFERENCE_SPEC)],
+    submission.start_probe(PROBE_KEY, module=MODULE, probe=PROBE, specs=[SPEC, REFERENCE_SPEC],
                            requests=requests(), options_from={"validator_map": "VALIDATOR_MAP"})
 
 

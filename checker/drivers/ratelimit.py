@@ -1,7 +1,7 @@
-"""Probe: drive a rate-limited GET with a fake clock, so windows pass without sleeping.
+"""Driver: drive a rate-limited GET with a fake clock, so windows pass without sleeping.
 
 The learner's module reads the time through a module-level `clock` (by default
-`time.monotonic`); this probe replaces it with `FakeClock`, then plays a fixed
+`time.monotonic`); the shim swaps it for a clock the parent sets before each request, then plays a fixed
 script (times relative to T0, in seconds; q and w come from the first answer's
 RateLimit-Policy):
 
@@ -18,27 +18,13 @@ the exercise module judges them.
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
-from checker.probes.apps import RequestCrashed, ask, build_first
-from checker.probes.fields import FieldError, parse_field
+from checker.drivers.fields import FieldError, parse_field
+from checker.worker import build_app, send
 
 #: a multiple of every window that divides a day, and far beyond any machine's monotonic clock
 T0 = 86400 * 11574.0
 OVER_AT = 0.5  #: seconds after the window's first request that request q+1 is sent
 LATE = 0.01  #: how long after Retry-After the patient client comes back
-
-
-class FakeClock:
-    """A clock the probe sets by hand; counts how often learner code reads it."""
-
-    def __init__(self, now: float):
-        self.now, self.calls = now, 0
-
-    def __call__(self) -> float:
-        self.calls += 1
-        return self.now
 
 
 def policy(answer: dict) -> tuple[int, int] | None:
@@ -60,38 +46,22 @@ def retry_after(answer: dict) -> int | None:
     return int(values[0]) if len(values) == 1 and values[0].isdigit() else None
 
 
-def run(module, folder: Path, events, specs: list, path: str, quota: int, window: int, max_quota: int) -> None:
-    """Install the fake clock, build the app, and play the script (see the module docstring)."""
-    clock = FakeClock(T0)
-    found = getattr(module, "clock", None)
-    events("clock", found=callable(found), kind=type(found).__name__ if hasattr(module, "clock") else None)
-    if callable(found):
-        module.clock = clock
-    last_error: dict = {}
-    app = build_first(specs, folder, module, last_error, events)
-    if app is not None:
-        asyncio.run(play(app, path, folder, clock, events, last_error, quota, window, max_quota))
+def run(shim, events, module: str, specs: list, path: str, quota: int, window: int, max_quota: int) -> None:
+    """Build the app with the parent's clock, and play the script (see the module docstring)."""
+    if build_app(shim, events, specs, module, clock=True):
+        play(shim, events, path, quota, window, max_quota)
 
 
-async def play(app, path, folder, clock: FakeClock, events, last_error: dict, quota: int, window: int, max_quota: int) -> None:
+def play(shim, events, path: str, quota: int, window: int, max_quota: int) -> None:
     number = 0
 
-    async def request(phase: str, at: float) -> dict | None:
+    def request(phase: str, at: float) -> dict | None:
         nonlocal number
         number += 1
-        clock.now = T0 + at
-        try:
-            answer = await ask(app, last_error, path, folder)
-        except RequestCrashed as crash:
-            events("request-crashed", request=number, phase=phase, error=crash.summary)
-            return None
-        if answer is None:
-            events("request-timeout", request=number, phase=phase)
-            return None
-        events("response", request=number, phase=phase, at=at, clock_reads=clock.calls, **answer)
-        return answer
+        answers = send(shim, events, [{"path": path, "now": T0 + at}], first=number, phase=phase, at=at)
+        return answers[0] if answers else None
 
-    first = await request("window-1", 0.0)
+    first = request("window-1", 0.0)
     if first is None:
         return
     advertised = policy(first)
@@ -101,21 +71,20 @@ async def play(app, path, folder, clock: FakeClock, events, last_error: dict, qu
     if quota > max_quota:
         return  # the exercise module explains; q+1 requests would prove nothing more
     for _ in range(quota - 1):
-        if await request("window-1", 0.0) is None:
+        if request("window-1", 0.0) is None:
             return
-    over = await request("over", OVER_AT)
+    over = request("over", OVER_AT)
     if over is None:
         return
     wait = retry_after(over)
     if wait is None or not 1 <= wait <= 2 * window:
         wait = window  # no usable Retry-After: come back after one window, as a careful client would
-    else:
-        if await request("holds", OVER_AT + wait / 2) is None:
-            return
-    if await request("after-retry", OVER_AT + wait + LATE) is None:
+    elif request("holds", OVER_AT + wait / 2) is None:
+        return
+    if request("after-retry", OVER_AT + wait + LATE) is None:
         return
     fresh = 10.0 * window
     for _ in range(quota):
-        if await request("fresh", fresh) is None:
+        if request("fresh", fresh) is None:
             return
-    await request("fresh-over", fresh)
+    request("fresh-over", fresh)

@@ -1,0 +1,559 @@
+"""The only checker code that runs beside learner code: it obeys the parent and reports raw answers.
+
+Started by `checker.sandbox` inside the OS sandbox as `python shim.py CONFIG`,
+with two pipes: commands arrive on one, one JSON object per line; answers go
+back on the other. It judges nothing and imports nothing of the checker: the
+parent chooses every request, every clock reading and every sleep's fate, and
+decides what passed from the raw answers. Learner code shares this process and
+may tamper with it; then it answers the parent's questions itself, which is no
+easier than answering them correctly.
+
+Commands (`{"op": ..., ...}`); the answer is `{"done": value}` or `{"failed": summary}`,
+preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
+(a callback the parent answers with `{"reply": ...}`):
+
+* `preload` {modules}: import libraries before the learner's module, so their time is ours;
+* `import` {module}: import `folder/module.py`;
+* `load-spec` {spec}: load a spec as `connexion run` would, without learner code;
+* `build-app` {specs, module, options_from, clock}: a connexion app from the first spec that
+  builds, its operationIds resolved into the learner's module; `clock` swaps the module's
+  `clock` for one the parent sets per request;
+* `request` {method, path, headers, body, count, now}: send requests through the app;
+* `call` {function, policy, url}: `function(url, policy=RetryPolicy(**policy), client=, sleep=)`
+  with an httpx client whose every request, and a sleep whose every call, asks the parent;
+* `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
+* `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import importlib.util
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from asgi import exchange
+
+BODY_LIMIT = 2000  #: characters of each body sent back
+CALL_LIMIT = 1.0  #: real seconds one learner call may take (with the fakes it takes about a millisecond)
+SAMPLING_LIMIT = 2.0  #: real seconds for one batch of backoff_delay draws
+ATTEMPT_HEADER = "X-Checker-Attempt"  #: the parent numbers every answer of its flaky server
+
+
+# -- talking to the parent ---------------------------------------------------------------
+
+class Channel:
+    """One JSON object per line in each direction, on pipes only this process was given."""
+
+    def __init__(self, read_fd: int, write_fd: int):
+        self._in = os.fdopen(read_fd, "r", encoding="utf-8")
+        self._out = os.fdopen(write_fd, "w", buffering=1, encoding="utf-8")
+
+    def send(self, **message) -> None:
+        self._out.write(json.dumps(message, default=str) + "\n")
+        self._out.flush()
+
+    def receive(self) -> dict:
+        line = self._in.readline()
+        if not line:
+            os._exit(0)  # the parent is gone: nobody is left to answer
+        return json.loads(line)
+
+    def ask(self, **question):
+        """A callback: the parent answers it before anything else happens here."""
+        self.send(ask=question)
+        return self.receive()["reply"]
+
+
+CHANNEL: Channel
+STATE: dict = {}
+
+
+class Stop(BaseException):
+    """The parent said stop (too many requests or sleeps); a BaseException so `except Exception` misses it."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+class CallTimedOut(BaseException):
+    """A learner call ran past its real-time limit."""
+
+
+# -- describing learner errors -------------------------------------------------------------
+
+def inside(filename: str) -> bool:
+    try:
+        return Path(filename).resolve().parent == STATE["folder"]
+    except (OSError, ValueError):
+        return False
+
+
+def learner_frame(error: BaseException) -> dict:
+    """An exception as JSON, placed at the deepest frame in the learner's folder."""
+    try:
+        text = str(error)[:500]
+    except Exception:  # noqa: BLE001 - a learner exception whose str() fails
+        text = "(the exception could not be shown)"
+    summary = {"type": type(error).__name__, "text": text}
+    if isinstance(error, SyntaxError) and error.filename:
+        summary.update(file=Path(error.filename).name, line=error.lineno, column=error.offset,
+                       code=(error.text or "").strip()[:200])
+        return summary
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if inside(frame.filename):
+            summary.update(file=Path(frame.filename).name, line=frame.lineno, code=(frame.line or "")[:200])
+            break
+    return summary
+
+
+def where() -> dict:
+    """The innermost stack frame running a file of the learner's folder."""
+    import linecache
+
+    frame = sys._getframe(1)
+    while frame is not None:
+        if inside(frame.f_code.co_filename):
+            line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).strip()
+            return {"file": Path(frame.f_code.co_filename).name, "line": frame.f_lineno, "code": line[:200]}
+        frame = frame.f_back
+    return {}
+
+
+def safe_repr(value) -> str:
+    try:
+        return repr(value)[:120]
+    except Exception:  # noqa: BLE001 - learner objects may have a broken __repr__
+        return f"<{type(value).__name__}>"
+
+
+def public_names(module) -> list[str]:
+    return sorted(name for name, value in vars(module).items() if callable(value) and not name.startswith("_"))
+
+
+# -- importing and serving ------------------------------------------------------------------
+
+def op_preload(modules: list[str]) -> None:
+    for name in modules:
+        importlib.import_module(name)
+
+
+def op_import(module: str) -> dict:
+    folder = STATE["folder"]
+    path = folder / f"{module}.py"
+    if not path.exists():
+        return {"error": {"type": "FileNotFoundError", "text": f"{path.name} is missing"}}
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(module, path)
+    loaded = importlib.util.module_from_spec(spec)
+    sys.modules[module] = loaded
+    try:
+        spec.loader.exec_module(loaded)
+    except BaseException as error:  # noqa: BLE001 - SystemExit at import is learner input too
+        return {"error": learner_frame(error)}
+    STATE["modules"][module] = loaded
+    return {"defines": public_names(loaded)}
+
+
+def op_load_spec(spec: str) -> dict:
+    """Load the spec with connexion, resolving refs but importing no learner code."""
+    import connexion
+    from connexion.resolver import Resolver
+
+    def placeholder():
+        return None
+
+    path = Path(spec)
+    try:
+        app = connexion.FlaskApp(__name__, specification_dir=str(path.parent))
+        app.add_api(path.name, resolver=Resolver(function_resolver=lambda _name: placeholder))
+    except BaseException as error:  # noqa: BLE001 - connexion raises many kinds
+        return {"error": {"type": type(error).__name__, "text": str(error)[:1500]}}
+    return {}
+
+
+class LearnerCallError(RuntimeError):
+    """A learner's handler raised; connexion turns this into a 500 as it would any error."""
+
+
+def watched(function, last_error: dict):
+    """Wrap a learner handler so its exception is summarised by the learner's own line."""
+    from connexion.exceptions import ProblemException
+    from werkzeug.exceptions import HTTPException
+
+    @functools.wraps(function)
+    def handler(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (ProblemException, HTTPException):
+            raise  # the documented ways to answer with an error
+        except BaseException as error:  # noqa: BLE001 - sys.exit() in a handler too
+            last_error["error"] = learner_frame(error)
+            raise LearnerCallError(str(error)) from None
+
+    return handler
+
+
+def build(spec: Path, module, last_error: dict, options: dict):
+    import connexion
+    from connexion.exceptions import InternalServerError
+    from connexion.resolver import Resolver
+
+    def resolve(operation_id: str):
+        module_name, _, function_name = operation_id.rpartition(".")
+        if module_name != module.__name__:
+            raise LookupError(f"operationId {operation_id!r} does not point into {module.__name__}.py")
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            names = public_names(module)
+            raise LookupError(f"{module.__name__}.py has no function {function_name}() "
+                              f"(it defines: {', '.join(names) or 'nothing'})")
+        return watched(function, last_error)
+
+    def unexpected(_request, error: Exception):
+        """Answer 500 as connexion would, remembering where learner code raised."""
+        if not isinstance(error, LearnerCallError):
+            last_error.setdefault("error", learner_frame(error))
+        return InternalServerError().to_problem()
+
+    app = connexion.FlaskApp(__name__, specification_dir=str(spec.parent))
+    app.add_api(spec.name, resolver=Resolver(function_resolver=resolve), **options)
+    app.add_error_handler(Exception, unexpected)
+    return app
+
+
+def op_build_app(specs: list[str], module: str, options_from: dict | None = None, clock: bool = False) -> dict:
+    """Build from the first spec connexion accepts; report every attempt."""
+    learner = STATE["modules"][module]
+    report: dict = {"failures": [], "options": []}
+    options = {}
+    for option, attribute in (options_from or {}).items():
+        if getattr(learner, attribute, None) is not None:
+            options[option] = getattr(learner, attribute)
+            report["options"].append({"option": option, "attribute": attribute})
+    if clock:
+        found = getattr(learner, "clock", None)
+        report["clock"] = {"found": callable(found), "kind": type(found).__name__ if hasattr(learner, "clock") else None}
+        if callable(found):
+            learner.clock = STATE["clock"]
+    last_error: dict = {}
+    for spec in specs:
+        try:
+            STATE["app"] = build(Path(spec), learner, last_error, options)
+        except BaseException as error:  # noqa: BLE001 - connexion (and learner options) raise many kinds
+            report["failures"].append({"spec": spec, "error": {"type": type(error).__name__, "text": str(error)[:1500]}})
+            continue
+        STATE["last_error"] = last_error
+        report["ready"] = spec
+        break
+    return report
+
+
+class SetClock:
+    """The learner module's `clock` while the app is served: the time the parent set for this request."""
+
+    def __init__(self):
+        self.now, self.calls = 0.0, 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return self.now
+
+
+def op_request(method: str = "GET", path: str = "/", headers: dict | None = None, body: str = "",
+               count: int = 1, now: float | None = None) -> None:
+    """Send `count` requests; each answer goes back as an item as soon as it is known."""
+    app, last_error, loop = STATE["app"], STATE["last_error"], STATE["loop"]
+    for _ in range(count):
+        last_error.clear()
+        if now is not None:
+            STATE["clock"].now = now
+        try:
+            status, pairs, received = loop.run_until_complete(exchange(app, method, path, body.encode(), headers))
+        except Exception as error:  # noqa: BLE001 - connexion itself raised: reported, so we live to say so
+            CHANNEL.send(item={"crashed": learner_frame(error)})
+            return
+        answer = {"status": status, "headers": [list(pair) for pair in pairs],
+                  "body": received[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT],
+                  "clock_reads": STATE["clock"].calls}
+        if "error" in last_error:
+            answer["error"] = last_error["error"]
+        CHANNEL.send(item=answer)
+
+
+# -- learner clients: every request, sleep and clock reading asks the parent --------------
+
+def as_seconds(value) -> float:
+    """Check a delay the way time.sleep does, raising the same errors."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if hasattr(value, "__float__") and not isinstance(value, (str, bytes)):
+            value = float(value)  # numpy floats, Decimal, ...
+        else:
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    if math.isnan(value):
+        raise ValueError("Invalid value NaN (not a number)")
+    if value < 0:
+        raise ValueError("sleep length must be non-negative")
+    if math.isinf(value):
+        raise OverflowError("sleep length is too large")
+    return float(value)
+
+
+def shown(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value if math.isfinite(value) else repr(value)
+    try:
+        return float(value) if hasattr(value, "__float__") and not isinstance(value, (str, bytes)) else safe_repr(value)[:60]
+    except Exception:  # noqa: BLE001
+        return safe_repr(value)[:60]
+
+
+def sleep_asking(seconds=None, *_extra, real: bool = False) -> None:
+    reply = CHANNEL.ask(kind="sleep", seconds=shown(seconds), real=real, where=where())
+    if reply.get("stop"):
+        raise Stop(reply["stop"])
+    as_seconds(seconds)  # a delay real time.sleep would refuse is refused here too
+
+
+def injected_sleep(seconds=None, *extra) -> None:
+    sleep_asking(seconds, *extra)
+
+
+def clock_asking() -> float:
+    return CHANNEL.ask(kind="clock")["now"]
+
+
+class Tripwire:
+    """Stands in for time.sleep: a real sleep is reported to the parent, and does not wait."""
+
+    def __init__(self, module):
+        self.module, self.original = module, time.sleep
+
+    def __enter__(self):
+        time.sleep = self
+        self.aliases = [name for name, value in vars(self.module).items() if value is self.original]
+        for name in self.aliases:  # `from time import sleep`
+            setattr(self.module, name, self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        time.sleep = self.original
+        for name in self.aliases:
+            setattr(self.module, name, self.original)
+
+    def __call__(self, seconds=None, *extra) -> None:
+        sleep_asking(seconds, *extra, real=True)
+
+
+def transport():
+    """An httpx transport whose every request is answered by the parent."""
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        reply = CHANNEL.ask(kind="http", method=request.method, url=str(request.url))
+        if reply.get("stop"):
+            raise Stop(reply["stop"])
+        if reply.get("refuse"):
+            raise httpx.ConnectError("connection refused (the checker's server is down)", request=request)
+        return httpx.Response(reply["status"], headers=reply["headers"], content=reply["body"].encode())
+
+    return httpx.MockTransport(handle)
+
+
+def _alarm(signum, frame):  # pragma: no cover - runs on SIGALRM
+    raise CallTimedOut()
+
+
+def guarded(call, limit: float = CALL_LIMIT) -> dict:
+    """Run a learner call under a real-time alarm; describe what it did, whatever it did."""
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    outcome: dict = {}
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, limit)
+            value = call()
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    except CallTimedOut:
+        outcome = {"kind": "timeout"}
+    except Stop as stop:
+        outcome = {"kind": stop.kind}
+    except BaseException as error:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are learner input too
+        outcome = {"kind": "raised", "error": describe_error(error)}
+    else:
+        outcome = {"kind": "returned", "response": describe_response(value)}
+        if outcome["response"] is None:
+            outcome["value"] = {"type": type(value).__name__, "repr": safe_repr(value)}
+        STATE["value"] = value
+    outcome["seconds"] = round(time.monotonic() - started, 4)
+    return outcome
+
+
+def describe_response(value) -> dict | None:
+    """Status and attempt number of an httpx.Response the parent's server gave; None for anything else."""
+    import httpx
+
+    if not isinstance(value, httpx.Response):
+        return None
+    try:
+        attempt = int(value.headers.get(ATTEMPT_HEADER, "0"))
+    except ValueError:
+        attempt = 0
+    return {"status": value.status_code, "attempt": attempt}
+
+
+def chains_transport_error(error: BaseException | None) -> bool:
+    """True if the error is, or was raised from, an httpx transport error (a refused connection)."""
+    import httpx
+
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, httpx.TransportError):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
+
+
+def describe_error(error: BaseException) -> dict:
+    summary = learner_frame(error)
+    try:
+        carried = getattr(error, "response", None)
+    except Exception:  # noqa: BLE001 - httpx raises RuntimeError for an unset .response
+        carried = None
+    summary["response"] = describe_response(carried)
+    summary["transport_error"] = chains_transport_error(error)
+    circuit_open = getattr(STATE["modules"].get("client"), "CircuitOpen", None)
+    summary["circuit_open"] = isinstance(circuit_open, type) and isinstance(error, circuit_open)
+    return summary
+
+
+def client_module():
+    return STATE["modules"]["client"]
+
+
+def op_missing(names: list[str], kind: str = "callable") -> dict:
+    module = client_module()
+    test = (lambda v: isinstance(v, type)) if kind == "class" else callable
+    return {"missing": [n for n in names if not test(getattr(module, n, None))], "defines": public_names(module)}
+
+
+def make_policy(fields: dict) -> dict:
+    module = client_module()
+    return guarded(lambda: module.RetryPolicy(**fields))
+
+
+def op_call(function: str, policy: dict, url: str) -> dict:
+    module = client_module()
+    made = make_policy(policy)
+    if made["kind"] != "returned":
+        return {"policy_failed": made}
+    chosen = STATE.pop("value")
+    import httpx
+
+    with Tripwire(module), httpx.Client(transport=transport()) as client:
+        return guarded(lambda: getattr(module, function)(url, policy=chosen, client=client, sleep=injected_sleep))
+
+
+def op_jitter() -> dict:
+    module = client_module()
+    made = guarded(lambda: module.RetryPolicy().jitter)
+    if made["kind"] == "returned":
+        value = STATE.pop("value")
+        return {"jitter": value if isinstance(value, str) else safe_repr(value)[:60]}
+    return {"jitter": None, "outcome": made}
+
+
+def number(value) -> float | None:
+    """The value as a float if it is a finite real number (numpy's too), else None."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) else None
+
+
+def op_sample(policy: dict, retry: int, count: int) -> dict:
+    module = client_module()
+    made = make_policy(policy)
+    if made["kind"] != "returned":
+        return {"policy_failed": made}
+    chosen, function = STATE.pop("value"), module.backoff_delay
+    with Tripwire(module):
+        outcome = guarded(lambda: [function(retry, chosen) for _ in range(count)], limit=SAMPLING_LIMIT)
+    if outcome["kind"] != "returned":
+        return {"outcome": outcome}
+    values = STATE.pop("value")
+    numbers_ = [number(v) for v in values]
+    if any(v is None for v in numbers_):
+        bad = next(v for v, n in zip(values, numbers_) if n is None)
+        return {"not_a_number": {"type": type(bad).__name__, "repr": safe_repr(bad)}}
+    return {"values": numbers_}
+
+
+def op_breaker(threshold: int, cooldown: float) -> dict:
+    module = client_module()
+    made = guarded(lambda: module.CircuitBreaker(failure_threshold=threshold, cooldown=cooldown, clock=clock_asking))
+    if made["kind"] == "returned":
+        STATE["breaker"] = STATE.pop("value")
+        return {}
+    return {"breaker_failed": made}
+
+
+def op_breaker_call(url: str) -> dict:
+    import httpx
+
+    breaker = STATE["breaker"]
+    with Tripwire(client_module()), httpx.Client(transport=transport()) as client:
+        return guarded(lambda: breaker.call(client.get, url))
+
+
+OPS = {
+    "preload": op_preload, "import": op_import, "load-spec": op_load_spec, "build-app": op_build_app,
+    "request": op_request, "missing": op_missing, "call": op_call, "jitter": op_jitter, "sample": op_sample,
+    "breaker": op_breaker, "breaker-call": op_breaker_call,
+}
+
+
+def main() -> None:
+    global CHANNEL
+    config = json.loads(sys.argv[1])
+    CHANNEL = Channel(config["read_fd"], config["write_fd"])
+    try:  # counted per user namespace / per fresh uid, so only this sandbox's processes and threads count
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (config["max_processes"], config["max_processes"]))
+    except (ImportError, ValueError, OSError):
+        pass
+    STATE.update(folder=Path(config["folder"]).resolve(), modules={}, clock=SetClock(),
+                 loop=asyncio.new_event_loop())
+    # Jupyter pulls in rfc3987-syntax, which compiles a grammar for 0.9 s whenever
+    # jsonschema is imported. Nothing here validates URI formats, so skip it.
+    sys.modules.setdefault("rfc3987_syntax", None)
+    CHANNEL.send(ready=True)
+    while True:
+        command = CHANNEL.receive()
+        op = command.pop("op")
+        try:
+            CHANNEL.send(done=OPS[op](**command))
+        except BaseException as error:  # noqa: BLE001 - whatever learner code raised: say so, go on
+            CHANNEL.send(failed=learner_frame(error))
+
+
+if __name__ == "__main__":
+    main()
