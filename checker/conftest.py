@@ -22,6 +22,7 @@ if "jsonschema" not in sys.modules:
 from checker.exercises import MODULES, all_exercises  # noqa: E402
 from checker.grading import grade_one, new_result, prestart  # noqa: E402
 from checker.results import ExerciseResult  # noqa: E402
+from checker.sandbox import isolation  # noqa: E402
 from checker.submission import Submission  # noqa: E402
 
 RESULTS = pytest.StashKey[dict]()
@@ -130,6 +131,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     score = sum(r.score for r in results.values())
     total = sum(r.points for r in results.values())
     terminalreporter.write_line(f"score: {score}/{total}")
+    terminalreporter.write_line(f"learner code ran in: {isolation().detail}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -137,7 +139,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if SUBMISSION not in config.stash:
         return
-    config.stash[SUBMISSION].close()
     target = config.getoption("--grade-json")
     if not target:
         return
@@ -149,11 +150,20 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             result = new_result(exercise)
             result.add("graded", False, "this exercise was not graded (the run was interrupted or deselected)")
         exercises[exercise.id] = result.as_dict()
+    submission = config.stash[SUBMISSION]
     grades = {
         "score": sum(e["score"] for e in exercises.values()),
         "max_score": sum(e["max_score"] for e in exercises.values()),
         "exercises": exercises,
+        "isolation": {"level": isolation().level, "detail": isolation().detail},
+        "refused_files": submission.refusals(),
     }
     from checker.gradebook import write_atomic  # the gradebook reads this file while others are written
 
     write_atomic(Path(target), json.dumps(grades, indent=2, ensure_ascii=False) + "\n")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """End every sandbox and drop the private copy of the submission, however the run ended."""
+    if SUBMISSION in config.stash:
+        config.stash[SUBMISSION].close()

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checker import reaper
+from checker.sandbox import isolation
 
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
@@ -288,6 +289,9 @@ def grade_learner(learner: Learner, settings: Settings, running: Running) -> dic
     else:
         failed = _failed_exercises(grades)
         status, notes = GRADED, f"failed: {', '.join(failed)}" if failed else "all passed"
+        refused = grades.get("refused_files") if isinstance(grades.get("refused_files"), dict) else {}
+        if refused:
+            notes += f"; not graded (a link, a device or too large): {', '.join(sorted(refused))}"
         if root != learner.path:
             notes += f"; graded {root.relative_to(learner.path).as_posix()}/ of a repository clone"
     return finish(learner, settings, status, notes, feedback=output, grades=grades, seconds=seconds, code=code)
@@ -312,6 +316,7 @@ def finish(learner: Learner, settings: Settings, status: str, notes: str, *, fee
     result["gradebook"] = {
         "learner": learner.name, "status": status, "notes": notes, "seconds": round(seconds, 2), "exit_code": code,
         "submission": learner.fingerprint, "grader": settings.grader, "exercises": list(settings.exercises),
+        "isolation": isolation().level,
     }
     write_atomic(settings.out / "feedback" / f"{learner.name}.txt", feedback)
     write_atomic(settings.out / "results" / f"{learner.name}.json", json.dumps(result, indent=2, ensure_ascii=False) + "\n")
@@ -491,6 +496,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--skip-graded", action="store_true",
                         help="keep results of learners already graded, unless their files or the checker changed")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="grade even where learner code cannot be sandboxed (macOS, Windows, a container without "
+                             "namespaces): it then runs as you, can read your files and change other learners' grades")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"SUBMISSIONS: {args.submissions} is not a folder (give the folder holding one folder per learner)")
@@ -503,6 +511,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         unknown = [i for i in args.exercise if i not in known]
         if unknown:
             parser.error(f"--exercise: unknown id {', '.join(unknown)}; known ids: {', '.join(known)}")
+    if not isolation().sandboxed and not args.no_sandbox:
+        parser.error(f"learner code cannot be sandboxed here: {isolation().detail}. A learner could then read your "
+                     "files and change other learners' grades. Grade on Linux with bubblewrap (see the README, "
+                     "“How far you can trust a grade”), or accept the risk with --no-sandbox.")
     if args.timeout <= (args.checker_deadline or 0):
         parser.error(f"--timeout ({args.timeout:g} s) must be longer than --checker-deadline ({args.checker_deadline:g} s)")
     return args

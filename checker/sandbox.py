@@ -256,9 +256,9 @@ class Sandbox:
         except (BrokenPipeError, OSError):
             raise Gone("crashed") from None
 
-    def receive(self, limit: float) -> dict:
-        """The next message, within `limit` seconds (and the overall deadline); Gone if none comes."""
-        until = min(time.monotonic() + limit, self._deadline)
+    def receive(self, limit: float, until: float = float("inf")) -> dict:
+        """The next message, within `limit` seconds (and by `until` and the overall deadline); Gone if none comes."""
+        until = min(time.monotonic() + limit, until, self._deadline)
         while b"\n" not in self._buffer:
             left = until - time.monotonic()
             if left <= 0:
@@ -286,14 +286,17 @@ class Sandbox:
             raise Gone("flooded", "a message that is not a JSON object")
         return message
 
-    def call(self, op: str, limit: float, on_item=None, on_ask=None, **arguments):
+    def call(self, op: str, limit: float, on_item=None, on_ask=None, total: float | None = None, **arguments):
         """Run one command: items go to `on_item`, questions to `on_ask` (its return is the reply).
 
-        Each message must come within `limit` seconds of the previous one. Returns the
-        command's value; raises Failed with the summary if the shim's own code raised."""
+        Each message must come within `limit` seconds of the previous one, and the whole
+        command within `total` seconds if given (learner code that keeps asking but never
+        ends is hung too). Returns the command's value; raises Failed with the summary if
+        the shim's own code raised."""
+        until = time.monotonic() + total if total is not None else float("inf")
         self.send(op=op, **arguments)
         while True:
-            message = self.receive(limit)
+            message = self.receive(limit, until)
             if "item" in message and on_item is not None:
                 on_item(message["item"])
             elif "ask" in message and on_ask is not None:

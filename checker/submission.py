@@ -115,6 +115,14 @@ class Submission:
         self.prestart({SPEC_LOAD})
         return self._workers[APP_ONLY].result()
 
+    def refusals(self) -> dict[str, str]:
+        """Every file of oas3/ left out of grading (a link, a device, too large), with the reason."""
+        if "staged" not in self.__dict__:
+            return {}
+        if self.staged.folder_refused:
+            return {"oas3": self.staged.folder_refused}
+        return dict(self.staged.refused)
+
     def close(self) -> None:
         """Collect every started worker, so none outlives the grading, and drop the private copy."""
         for worker in self._workers.values():

@@ -14,8 +14,8 @@ import pytest
 from checker_support import assert_fails, failed, grade_cases, literal
 
 from checker.exercises import rate_limit as rl
-from checker.probes import ratelimit as probe
-from checker.probes.fields import FieldError, Item, Token, parse_field, parse_list
+from checker.drivers import ratelimit as probe
+from checker.drivers.fields import FieldError, Item, Token, parse_field, parse_list
 
 API = "oas3/ratelimit_api.py"
 SPEC = "oas3/ex-05-02-ratelimit.yaml"

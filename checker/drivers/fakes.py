@@ -58,9 +58,12 @@ class FakeClock:
     def __init__(self, now: float = 1000.0):
         self.now, self.calls = now, 0
 
-    def answer(self) -> dict:
+    def __call__(self) -> float:
         self.calls += 1
-        return {"now": self.now}
+        return self.now
+
+    def answer(self) -> dict:
+        return {"now": self()}
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -110,6 +113,18 @@ class FlakyServer:
             headers["Retry-After"] = http_date(math.ceil(now) + reply.date_in)
         body = {"status": reply.status, "title": "Checker answer", "detail": f"answer to request {number}"}
         return {"status": reply.status, "headers": headers, "body": json.dumps(body)}
+
+    def client(self):
+        """An httpx client whose requests all reach this server in-process (lesson 6 replays with it)."""
+        import httpx
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            reply = self.answer({"method": request.method, "url": str(request.url)})
+            if "status" not in reply:
+                raise httpx.ConnectError("connection refused (the fake server is down)", request=request)
+            return httpx.Response(reply["status"], headers=reply["headers"], content=reply["body"].encode())
+
+        return httpx.Client(transport=httpx.MockTransport(handle))
 
 
 class Answers:

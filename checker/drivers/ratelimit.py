@@ -48,7 +48,7 @@ def retry_after(answer: dict) -> int | None:
 
 def run(shim, events, module: str, specs: list, path: str, quota: int, window: int, max_quota: int) -> None:
     """Build the app with the parent's clock, and play the script (see the module docstring)."""
-    if build_app(shim, events, specs, module, clock=True):
+    if build_app(shim, events, specs, module, clock=True, catch_errors=True):
         play(shim, events, path, quota, window, max_quota)
 
 

@@ -15,7 +15,7 @@ default. The exercise module (`checker.exercises.backoff_jitter`) judges.
 
 from __future__ import annotations
 
-from checker.drivers.fakes import CALL_SLACK, SAMPLING_LIMIT, Answers, FlakyServer, Reply, SleepLog
+from checker.drivers.fakes import CALL_LIMIT, CALL_SLACK, SAMPLING_LIMIT, Answers, FlakyServer, Reply, SleepLog
 from checker.drivers.retry_client import call_client, missing
 
 PROGRESS_EVERY = 50  #: client runs between progress events
@@ -31,10 +31,10 @@ def run(shim, events, module: str, configs: list[dict], samples: int, client: di
 
 def sample_all(shim, events, configs: list[dict], samples: int) -> bool:
     """One `samples` event per configuration, after a `declared` event; False if a policy failed."""
-    events("declared", **shim.call("jitter", on_ask=Answers(None, SleepLog(stop_after=None, keep=3))))
+    events("declared", **shim.call("jitter", total=CALL_LIMIT + CALL_SLACK, on_ask=Answers(None, SleepLog(stop_after=None, keep=3))))
     for index, config in enumerate(configs):
         log = SleepLog(stop_after=None, keep=3)  # backoff_delay has no business sleeping: note it, don't stop it
-        answer = shim.call("sample", SAMPLING_LIMIT + CALL_SLACK, on_ask=Answers(None, log),
+        answer = shim.call("sample", SAMPLING_LIMIT + CALL_SLACK, total=SAMPLING_LIMIT + CALL_SLACK, on_ask=Answers(None, log),
                            policy=config["policy"], retry=config["retry"], count=samples)
         if "policy_failed" in answer:
             events("policy-failed", fields=config["policy"], outcome=answer["policy_failed"])

@@ -28,7 +28,7 @@ def run(shim, events, module: str, scenarios: list[dict]) -> None:
         clock, log = FakeClock(START), SleepLog()
         server = FlakyServer([Reply.from_json(r) for r in scenario["replies"]])
         answers = Answers(server, log, clock)
-        made = shim.call("breaker", CALL_LIMIT + CALL_SLACK, on_ask=answers,
+        made = shim.call("breaker", CALL_LIMIT + CALL_SLACK, total=CALL_LIMIT + CALL_SLACK, on_ask=answers,
                          threshold=scenario["threshold"], cooldown=scenario["cooldown"])
         if "breaker_failed" in made:
             events("breaker-failed", threshold=scenario["threshold"], cooldown=scenario["cooldown"],
@@ -40,7 +40,7 @@ def run(shim, events, module: str, scenarios: list[dict]) -> None:
                 clock.advance(step["advance"])
                 continue
             before = len(server.requests)
-            outcome = shim.call("breaker-call", CALL_LIMIT + CALL_SLACK, on_ask=answers, url=URL)
+            outcome = shim.call("breaker-call", CALL_LIMIT + CALL_SLACK, total=CALL_LIMIT + CALL_SLACK, on_ask=answers, url=URL)
             error = outcome.get("error") or {}
             steps.append({
                 "at": clock.now - START,

@@ -29,7 +29,7 @@ def missing(shim, events, names: list[str], kind: str = "callable") -> bool:
 
 def call_client(shim, server: FlakyServer | None, log: SleepLog, policy: dict, limit: float = CALL_LIMIT) -> dict:
     """One guarded call of get_with_retries with the parent answering its requests and sleeps."""
-    return shim.call("call", limit + CALL_SLACK, on_ask=Answers(server, log), function=FUNCTION, policy=policy, url=URL)
+    return shim.call("call", limit + CALL_SLACK, total=limit + CALL_SLACK, on_ask=Answers(server, log), function=FUNCTION, policy=policy, url=URL)
 
 
 def run(shim, events, module: str, scenarios: list[dict]) -> None:

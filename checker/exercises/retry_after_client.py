@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
-from checker.exercises.runs import describe_import_failure, indent_tail
+from checker.exercises.runs import FLOODED, describe_import_failure, indent_tail
 from checker.drivers.fakes import CALL_LIMIT, MAX_REQUESTS, MAX_SLEEPS
 from checker.results import ExerciseResult
 from checker.worker import STALL_LIMITS, WorkerRun
@@ -294,6 +294,8 @@ def process_problems(run: WorkerRun) -> list[str]:
     failed_import = run.first("import-failed")
     if failed_import:
         problems.append(describe_import_failure(failed_import["error"], MODULE))
+    elif run.ended == "flooded":
+        problems.append(FLOODED.format(flood=run.flood or "more than it asked for"))
     elif run.ended == "crashed":
         problems.append(CRASHED.format(scenario=last_started(run), code=run.exit_code))
     elif run.ended == "hung":

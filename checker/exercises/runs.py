@@ -28,12 +28,16 @@ APP_FAILED = "connexion could not build the app from {spec}: {text}"
 RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
 RAISED_IN_CONNEXION = ("{count} of {total} requests answered 500 because connexion raised {type}: {text}, on no line "
                        "of yours: check what your module hands connexion (its options, its return values).")
+FLOODED = ("the process running your code sent the checker {flood}, so it was stopped: the checker reads only the "
+           "answers it asked for. Does your code write to file descriptors it did not open?")
 REQUEST_CRASHED = ("connexion could not answer request #{request} at all: {type}: {text}. Check what your module "
                    "hands connexion (its options, its return values).")
 
 
 def describe_import_failure(error: dict, module: str, spec: str | None = None) -> str:
     """Say where and why importing the learner's module failed (`spec`: the file whose operationIds need it)."""
+    if error["type"] == "Refused":  # a link, device or oversized file: checker.staging says why
+        return error["text"]
     if error["type"] == "FileNotFoundError" and "file" not in error:
         return (MISSING_MODULE if spec else MISSING_FILE).format(module=module, spec=spec)
     file = error.get("file", f"{module}.py")
@@ -62,7 +66,9 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
         error = crashed["error"]
         problems.append(REQUEST_CRASHED.format(request=crashed["request"], type=error["type"], text=error["text"]))
     timeout = run.first("request-timeout")
-    if timeout:
+    if run.ended == "flooded":
+        problems.append(FLOODED.format(flood=run.flood or "more than it asked for"))
+    elif timeout:
         problems.append(HUNG_REQUEST.format(operation=operation, request=timeout["request"], seconds=REQUEST_TIMEOUT))
     elif run.ended == "hung":
         if run.hung_while == "importing":

@@ -15,7 +15,7 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
 * `preload` {modules}: import libraries before the learner's module, so their time is ours;
 * `import` {module}: import `folder/module.py`;
 * `load-spec` {spec}: load a spec as `connexion run` would, without learner code;
-* `build-app` {specs, module, options_from, clock}: a connexion app from the first spec that
+* `build-app` {specs, module, options_from, clock, catch_errors}: a connexion app from the first spec that
   builds, its operationIds resolved into the learner's module; `clock` swaps the module's
   `clock` for one the parent sets per request;
 * `request` {method, path, headers, body, count, now}: send requests through the app;
@@ -204,7 +204,7 @@ def watched(function, last_error: dict):
     return handler
 
 
-def build(spec: Path, module, last_error: dict, options: dict):
+def build(spec: Path, module, last_error: dict, options: dict, catch_errors: bool):
     import connexion
     from connexion.exceptions import InternalServerError
     from connexion.resolver import Resolver
@@ -228,12 +228,17 @@ def build(spec: Path, module, last_error: dict, options: dict):
 
     app = connexion.FlaskApp(__name__, specification_dir=str(spec.parent))
     app.add_api(spec.name, resolver=Resolver(function_resolver=resolve), **options)
-    app.add_error_handler(Exception, unexpected)
+    if catch_errors:
+        app.add_error_handler(Exception, unexpected)
     return app
 
 
-def op_build_app(specs: list[str], module: str, options_from: dict | None = None, clock: bool = False) -> dict:
-    """Build from the first spec connexion accepts; report every attempt."""
+def op_build_app(specs: list[str], module: str, options_from: dict | None = None, clock: bool = False,
+                 catch_errors: bool = False) -> dict:
+    """Build from the first spec connexion accepts; report every attempt.
+
+    `catch_errors`: also place an exception raised outside an operation (in a learner's
+    validator, say) at the learner's line, answering 500 as connexion would."""
     learner = STATE["modules"][module]
     report: dict = {"failures": [], "options": []}
     options = {}
@@ -249,7 +254,7 @@ def op_build_app(specs: list[str], module: str, options_from: dict | None = None
     last_error: dict = {}
     for spec in specs:
         try:
-            STATE["app"] = build(Path(spec), learner, last_error, options)
+            STATE["app"] = build(Path(spec), learner, last_error, options, catch_errors)
         except BaseException as error:  # noqa: BLE001 - connexion (and learner options) raise many kinds
             report["failures"].append({"spec": spec, "error": {"type": type(error).__name__, "text": str(error)[:1500]}})
             continue

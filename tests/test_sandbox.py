@@ -1,0 +1,308 @@
+"""The sandbox and the harder parent: what learner code can see and do, and attacks that must gain nothing.
+
+An *observer* api.py looks around at import (its uid, its files, its processes,
+the network, what it can write) and hands what it saw back as get_status()'s
+body, so these tests read the sandbox's properties from the very answers the
+checker collects. The attack table then grades submissions that try what a
+malicious learner would, and asserts the grade does not move.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from checker.sandbox import SCRATCH_BYTES, isolation
+from checker.staging import FILE_LIMIT, FOLDER_LINK, LINK, NOT_A_FILE, TOO_LARGE
+from checker.submission import Submission
+from tests.checker_support import REPO, grade, literal, make_submission
+
+pytestmark = pytest.mark.skipif(not isolation().sandboxed, reason=f"needs the OS sandbox: {isolation().detail}")
+
+OBSERVER = '''
+import json, os, socket, sys
+
+seen = {"uid": os.getuid(), "euid": os.geteuid(), "pid": os.getpid(), "root": sorted(os.listdir("/"))}
+status = open("/proc/self/status").read()
+seen["caps"] = [line.split()[1] for line in status.splitlines() if line.startswith("CapEff")][0]
+seen["no_new_privs"] = [line.split()[1] for line in status.splitlines() if line.startswith("NoNewPrivs")][0]
+seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+def can(action):
+    try:
+        action()
+        return True
+    except Exception:
+        return False
+seen["reads_passwd"] = can(lambda: open("/etc/passwd").read())
+seen["repo_listing"] = sorted(os.listdir(REPO)) if os.path.isdir(REPO) else []
+seen["reads_solutions"] = can(lambda: open(REPO + "/solutions/oas3/api.py").read())
+seen["sees_checker"] = can(lambda: __import__("checker.exercises"))
+seen["writes_venv"] = can(lambda: open(sys.prefix + "/evil.pth", "w").write("import os"))
+seen["writes_own_folder"] = can(lambda: open(os.path.dirname(os.path.abspath(__file__)) + "/x", "w").write("x"))
+seen["writes_tmp"] = can(lambda: open("/tmp/scratch", "w").write("x"))
+def connect():
+    s = socket.create_connection(("127.0.0.1", PORT), timeout=0.5)
+    s.sendall(b"hello from the sandbox")
+seen["reaches_parent_port"] = can(connect)
+def fill():
+    with open("/tmp/fill", "wb") as f:
+        for _ in range(4 * SCRATCH // 2**20):
+            f.write(b"x" * 2**20)
+seen["fills_tmp_beyond_cap"] = can(fill)
+seen["tmp_written"] = os.path.getsize("/tmp/fill") if os.path.exists("/tmp/fill") else 0
+
+from connexion import problem
+
+def get_status():
+    return problem(200, "OK", json.dumps(seen), headers={"Cache-Control": "no-store"})
+'''
+
+
+@pytest.fixture(scope="module")
+def listener():
+    """A port on the parent's loopback that learner code must never reach."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    server.settimeout(0.2)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory, listener) -> dict:
+    """What the observer api.py saw inside the sandbox, read back from its answer."""
+    source = (OBSERVER.replace("REPO", repr(str(REPO)))
+              .replace("PORT", str(listener.getsockname()[1])).replace("SCRATCH", str(SCRATCH_BYTES)))
+    folder = make_submission(tmp_path_factory.mktemp("observer"), {"oas3/api.py": source})
+    submission = Submission(folder)
+    try:
+        run = submission.status_run()
+    finally:
+        submission.close()
+    answers = run.of("response")
+    assert answers, run
+    return json.loads(json.loads(answers[0]["body"])["detail"])
+
+
+def test_learner_code_never_runs_as_root_and_holds_no_capability(observed):
+    assert observed["uid"] != 0 and observed["euid"] != 0
+    assert int(observed["caps"], 16) == 0
+    assert observed["no_new_privs"] == "1"
+
+
+def test_learner_code_sees_only_its_own_processes(observed):
+    assert observed["pid"] < 10 and max(observed["processes"]) < 10
+
+
+def test_learner_code_sees_no_file_but_the_interpreter_and_its_own(observed):
+    assert not observed["reads_passwd"]
+    assert set(observed["repo_listing"]) <= {".venv"}  # the environment may live in the repository
+    assert not observed["reads_solutions"] and not observed["sees_checker"]
+    assert "etc" not in observed["root"] and "home" not in observed["root"]
+
+
+def test_learner_code_writes_only_its_capped_scratch_folder(observed):
+    assert not observed["writes_venv"] and not observed["writes_own_folder"]
+    assert observed["writes_tmp"]
+    assert not observed["fills_tmp_beyond_cap"] and observed["tmp_written"] <= SCRATCH_BYTES
+
+
+def test_learner_code_cannot_reach_the_parents_network(observed, listener):
+    assert not observed["reaches_parent_port"]
+    with pytest.raises(socket.timeout):
+        listener.accept()
+
+
+# -- the harder parent: files read without following links ------------------------------
+
+def test_a_linked_module_is_refused_with_a_sentence_not_read(tmp_path):
+    folder = make_submission(tmp_path / "linker")
+    (folder / "oas3/api.py").unlink()
+    (folder / "oas3/api.py").symlink_to("/etc/passwd")
+    result = grade(folder, "status-endpoint")["status-endpoint"]
+    text = str(result)
+    assert literal(LINK) in text and "/etc/passwd" in text and "root:" not in text
+    assert not result.passed
+
+
+def test_a_linked_oas3_folder_is_refused_so_no_one_is_graded_on_anothers_files(tmp_path):
+    alice = make_submission(tmp_path / "alice")
+    mallory = tmp_path / "mallory"
+    mallory.mkdir()
+    (mallory / "oas3").symlink_to(alice / "oas3")
+    results = grade(mallory, "status-endpoint", "headers-spec")
+    for result in results.values():
+        assert not result.passed
+        assert literal(FOLDER_LINK) in str(result)
+
+
+def test_a_yaml_linked_to_a_device_or_too_large_is_refused_by_name(tmp_path):
+    folder = make_submission(tmp_path / "devices")
+    spec = folder / "oas3/ex-04-01-headers.yaml"
+    spec.unlink()
+    spec.symlink_to("/dev/zero")
+    huge = make_submission(tmp_path / "huge")
+    (huge / "oas3/ex-04-01-headers.yaml").write_text("# padding\n" * (FILE_LIMIT // 10 + 10))
+    linked = str(grade(folder, "headers-spec")["headers-spec"])
+    large = str(grade(huge, "headers-spec")["headers-spec"])
+    assert literal(LINK) in linked and "/dev/zero" in linked
+    assert literal(TOO_LARGE) in large and "alias" not in large
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    folder = make_submission(tmp_path / "fifo")
+    (folder / "oas3/api.py").unlink()
+    os.mkfifo(folder / "oas3/api.py")
+    result = grade(folder, "status-endpoint")["status-endpoint"]
+    assert literal(NOT_A_FILE) in str(result) and "named pipe" in str(result)
+
+
+@pytest.mark.parametrize("name", ["My Class/jo", "zoë", "a%20b"])
+def test_a_correct_solution_grades_the_same_whatever_its_path(tmp_path, name):
+    folder = make_submission(tmp_path / name)
+    results = grade(folder, "headers-spec", "reusable-responses", "status-endpoint", "rate-limit")
+    assert all(result.passed for result in results.values()), {k: str(v) for k, v in results.items() if not v.passed}
+
+
+# -- the attack table --------------------------------------------------------------------
+
+FORK_BOMB = '''
+import os
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            try:
+                hog = bytearray(800 * 2**20)
+            except MemoryError:
+                pass
+            while True:
+                os.fork()
+    except OSError:
+        break
+'''
+
+OUTLIVE = '''
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(3)
+        for target in TARGETS:
+            try:
+                open(target, "w").write("forged")
+            except OSError:
+                pass
+        os._exit(0)
+    os._exit(0)
+'''
+
+SIGNALS = '''
+import os, signal
+for pid in range(1, 4096):
+    if pid != os.getpid():
+        for sig in (signal.SIGSTOP, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+'''
+
+FORGE_PIPE = '''
+import json, os, sys
+config = json.loads(sys.argv[1])
+for line in ({"done": {"defines": ["get_status"]}}, {"item": {"status": 200, "headers": [], "body": "{}"}}):
+    os.write(config["write_fd"], (json.dumps(line) + "\\n").encode())
+os._exit(0)
+'''
+
+FLOOD_PIPE = '''
+import json, os, sys
+fd = json.loads(sys.argv[1])["write_fd"]
+chunk = b"x" * 2**20
+for _ in range(100):
+    os.write(fd, chunk)
+'''
+
+PATCH_SHIM = '''
+import __main__
+def forged(**_ignored):
+    return None
+__main__.OPS["request"] = forged  # answers nothing: the parent still needs an answer per request
+'''
+
+#: case -> (source prepended to the wrong api.py, what it tries)
+ATTACKS = {
+    "fork-bomb": (FORK_BOMB, "fork 200 children of 800 MB each, and keep forking"),
+    "outlive": (OUTLIVE, "a double-forked daemon rewrites the grade files after grading"),
+    "signals": (SIGNALS, "SIGSTOP and SIGKILL every process it can name"),
+    "forge-pipe": (FORGE_PIPE, "write forged answers to the parent's pipe, then exit"),
+    "flood-pipe": (FLOOD_PIPE, "write 100 MB into the parent's pipe"),
+    "patch-shim": (PATCH_SHIM, "patch the shim so requests are answered by nothing"),
+}
+
+#: the honest grade of the wrong solution: get_status() never sends Retry-After
+WRONG_API = ('headers={**headers, "Retry-After": str(RETRY_AFTER_SECONDS)}', 'headers=headers')
+
+
+def tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def site_packages_listing() -> list[str]:
+    return sorted(os.listdir(next(p for p in sys.path if p.endswith("site-packages"))))
+
+
+def test_attacks_in_a_gradebook_run_gain_nothing_and_harm_no_one(tmp_path):
+    """A class of attackers and honest learners: honest grades stay full, attackers gain nothing,
+    the checker and the environment are unchanged, no process outlives the run."""
+    classroom, out = tmp_path / "class", tmp_path / "grades"
+    targets = [str(out / "gradebook.csv"), str(out / "results" / "honest.json"), str(REPO / "checker" / "forged.py")]
+    for name in ("honest", "honest-too"):
+        make_submission(classroom / name)
+    for name, (source, _what) in ATTACKS.items():
+        wrong = make_submission(classroom / name, {"oas3/api.py": WRONG_API})
+        api = wrong / "oas3/api.py"
+        api.write_text(source.replace("TARGETS", repr(targets)) + "\n" + api.read_text())
+    checker_before, venv_before = tree_digest(REPO / "checker"), site_packages_listing()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "checker.gradebook", str(classroom), "--out", str(out), "--jobs", "2",
+                           "--no-progress", "--exercise", "headers-impl", "--exercise", "headers-spec"],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    time.sleep(4)  # longer than the daemon waits before it strikes
+    results = {path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")}
+    assert set(results) == {"honest", "honest-too", *ATTACKS}
+    for name in ("honest", "honest-too"):
+        assert results[name]["score"] == 5, results[name]
+    for name in ATTACKS:
+        assert results[name]["exercises"]["headers-impl"]["score"] == 0, (name, results[name])
+        assert results[name]["gradebook"]["isolation"] == "bubblewrap"
+    assert "forged" not in (out / "gradebook.csv").read_text()
+    assert not (REPO / "checker" / "forged.py").exists()
+    assert tree_digest(REPO / "checker") == checker_before and site_packages_listing() == venv_before
+    leftovers = subprocess.run(["pgrep", "-f", "import os, time"], capture_output=True, text=True).stdout.split()
+    assert not leftovers
+    assert elapsed < 300
+
+
+def test_a_flood_is_cut_off_with_a_verdict(tmp_path):
+    wrong = make_submission(tmp_path / "flood", {"oas3/api.py": WRONG_API})
+    api = wrong / "oas3/api.py"
+    api.write_text(FLOOD_PIPE + "\n" + api.read_text())
+    result = grade(wrong, "status-endpoint")["status-endpoint"]
+    assert not result.passed
+    assert "sent the checker more than" in str(result)
