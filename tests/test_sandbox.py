@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.sandbox import SCRATCH_BYTES, isolation
+from checker.sandbox import SCRATCH_BYTES, isolation, landlock_abi
 from checker.staging import FILE_LIMIT, FOLDER_LINK, LINK, NOT_A_FILE, TOO_LARGE
 from checker.submission import Submission
 from tests.checker_support import REPO, grade, literal, make_submission
@@ -30,34 +30,38 @@ pytestmark = pytest.mark.skipif(not isolation().sandboxed, reason=f"needs the OS
 OBSERVER = '''
 import json, os, socket, sys
 
-seen = {"uid": os.getuid(), "euid": os.geteuid(), "pid": os.getpid(), "root": sorted(os.listdir("/"))}
-status = open("/proc/self/status").read()
-seen["caps"] = [line.split()[1] for line in status.splitlines() if line.startswith("CapEff")][0]
-seen["no_new_privs"] = [line.split()[1] for line in status.splitlines() if line.startswith("NoNewPrivs")][0]
-seen["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-def can(action):
+def attempt(action, otherwise=None):
     try:
-        action()
-        return True
+        return action()
     except Exception:
-        return False
+        return otherwise
+def can(action):
+    return attempt(lambda: (action(), True)[1], False)
+def status_line(name):
+    lines = open("/proc/self/status").read().splitlines()
+    return [line.split()[1] for line in lines if line.startswith(name)][0]
+seen = {"uid": os.getuid(), "euid": os.geteuid(), "pid": os.getpid(), "root": attempt(lambda: sorted(os.listdir("/")), [])}
+seen["caps"] = attempt(lambda: status_line("CapEff"))
+seen["no_new_privs"] = attempt(lambda: status_line("NoNewPrivs"))
+seen["processes"] = attempt(lambda: sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), [])
 seen["reads_passwd"] = can(lambda: open("/etc/passwd").read())
-seen["repo_listing"] = sorted(os.listdir(REPO)) if os.path.isdir(REPO) else []
+seen["repo_listing"] = attempt(lambda: sorted(os.listdir(REPO)), [])
 seen["reads_solutions"] = can(lambda: open(REPO + "/solutions/oas3/api.py").read())
 seen["sees_checker"] = can(lambda: __import__("checker.exercises"))
 seen["writes_venv"] = can(lambda: open(sys.prefix + "/evil.pth", "w").write("import os"))
 seen["writes_own_folder"] = can(lambda: open(os.path.dirname(os.path.abspath(__file__)) + "/x", "w").write("x"))
-seen["writes_tmp"] = can(lambda: open("/tmp/scratch", "w").write("x"))
+scratch = os.environ.get("TMPDIR", "/tmp")
+seen["writes_tmp"] = can(lambda: open(scratch + "/scratch", "w").write("x"))
 def connect():
     s = socket.create_connection(("127.0.0.1", PORT), timeout=0.5)
     s.sendall(b"hello from the sandbox")
 seen["reaches_parent_port"] = can(connect)
 def fill():
-    with open("/tmp/fill", "wb") as f:
+    with open(scratch + "/fill", "wb") as f:
         for _ in range(4 * SCRATCH // 2**20):
             f.write(b"x" * 2**20)
 seen["fills_tmp_beyond_cap"] = can(fill)
-seen["tmp_written"] = os.path.getsize("/tmp/fill") if os.path.exists("/tmp/fill") else 0
+seen["tmp_written"] = attempt(lambda: os.path.getsize(scratch + "/fill"), 0)
 
 from connexion import problem
 
@@ -77,12 +81,10 @@ def listener():
     server.close()
 
 
-@pytest.fixture(scope="module")
-def observed(tmp_path_factory, listener) -> dict:
+def observe(folder: Path, port: int) -> dict:
     """What the observer api.py saw inside the sandbox, read back from its answer."""
-    source = (OBSERVER.replace("REPO", repr(str(REPO)))
-              .replace("PORT", str(listener.getsockname()[1])).replace("SCRATCH", str(SCRATCH_BYTES)))
-    folder = make_submission(tmp_path_factory.mktemp("observer"), {"oas3/api.py": source})
+    source = OBSERVER.replace("REPO", repr(str(REPO))).replace("PORT", str(port)).replace("SCRATCH", str(SCRATCH_BYTES))
+    make_submission(folder, {"oas3/api.py": source})
     submission = Submission(folder)
     try:
         run = submission.status_run()
@@ -91,6 +93,11 @@ def observed(tmp_path_factory, listener) -> dict:
     answers = run.of("response")
     assert answers, run
     return json.loads(json.loads(answers[0]["body"])["detail"])
+
+
+@pytest.fixture(scope="module")
+def observed(tmp_path_factory, listener) -> dict:
+    return observe(tmp_path_factory.mktemp("observer") / "learner", listener.getsockname()[1])
 
 
 def test_learner_code_never_runs_as_root_and_holds_no_capability(observed):
@@ -120,6 +127,21 @@ def test_learner_code_cannot_reach_the_parents_network(observed, listener):
     assert not observed["reaches_parent_port"]
     with pytest.raises(socket.timeout):
         listener.accept()
+
+
+@pytest.mark.skipif(landlock_abi() < 1, reason="the kernel has no Landlock")
+def test_where_namespaces_are_refused_landlock_still_keeps_the_files_closed(tmp_path):
+    """CHECKER_SANDBOX=landlock stands in for a container whose seccomp profile refuses namespaces."""
+    script = (f"import json, sys; sys.path.insert(0, {str(REPO)!r}); from pathlib import Path; "
+              f"from tests.test_sandbox import observe; print(json.dumps(observe(Path({str(tmp_path / 'l')!r}), 9)))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CHECKER_SANDBOX": "landlock"}, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not seen["reads_passwd"] and not seen["reads_solutions"] and not seen["sees_checker"]
+    assert seen["repo_listing"] == [] and seen["root"] == []
+    assert not seen["writes_venv"] and not seen["writes_own_folder"]
+    assert seen["writes_tmp"]
 
 
 # -- the harder parent: files read without following links ------------------------------

@@ -68,9 +68,16 @@ class Channel:
         return json.loads(line)
 
     def ask(self, **question):
-        """A callback: the parent answers it before anything else happens here."""
-        self.send(ask=question)
-        return self.receive()["reply"]
+        """A callback: the parent answers it before anything else happens here.
+
+        The time-limit alarm is held off meanwhile, so a question is never left without
+        its reply read (which would then be taken for the next command)."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        try:
+            self.send(ask=question)
+            return self.receive()["reply"]
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
 CHANNEL: Channel
@@ -535,16 +542,38 @@ OPS = {
 }
 
 
+def confine(rules: dict) -> None:
+    """Landlock, where bubblewrap could not run: read-only where told, read-write only in the scratch folder.
+
+    Applied before any learner code runs, and irrevocable for this process and all it starts."""
+    from landlock import FSAccess, Ruleset
+
+    read_file = FSAccess.READ_FILE | FSAccess.EXECUTE
+    ruleset = Ruleset()
+    for path in rules["read"]:
+        if os.path.exists(path):
+            ruleset.allow(path, rules=read_file | FSAccess.READ_DIR if os.path.isdir(path) else read_file)
+    for path in rules["devices"]:
+        if os.path.exists(path):
+            ruleset.allow(path, rules=FSAccess.READ_FILE | FSAccess.WRITE_FILE)
+    for path in rules["write"]:
+        ruleset.allow(path, rules=FSAccess.all())
+    ruleset.apply()
+
+
 def main() -> None:
     global CHANNEL
     config = json.loads(sys.argv[1])
     CHANNEL = Channel(config["read_fd"], config["write_fd"])
-    try:  # counted per user namespace / per fresh uid, so only this sandbox's processes and threads count
+    if config.get("landlock"):
+        confine(config["landlock"])
+    if config.get("max_processes"):  # counted per user namespace or fresh uid: only this sandbox's count
         import resource
 
-        resource.setrlimit(resource.RLIMIT_NPROC, (config["max_processes"], config["max_processes"]))
-    except (ImportError, ValueError, OSError):
-        pass
+        try:
+            resource.setrlimit(resource.RLIMIT_NPROC, (config["max_processes"], config["max_processes"]))
+        except (ValueError, OSError):
+            pass
     STATE.update(folder=Path(config["folder"]).resolve(), modules={}, clock=SetClock(),
                  loop=asyncio.new_event_loop())
     # Jupyter pulls in rfc3987-syntax, which compiles a grammar for 0.9 s whenever
