@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_gradebook.py                      # the default plan below
     .venv/bin/python benchmarks/bench_gradebook.py --plan 100x2 100x4    # CLASS_SIZExJOBS runs
+    .venv/bin/python benchmarks/bench_gradebook.py --plan 25x2 --without-sandbox   # each run also unsandboxed
 
 Builds a class in a temporary folder, cycling through: a copy of solutions/ (6
 in 10), the untouched starters (2 in 10), a broken YAML file and an api.py that
@@ -26,6 +27,9 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from checker.sandbox import isolation  # noqa: E402
 DEFAULT_PLAN = ["25x1", "25x2", "25x4", "50x2", "100x2", "100x4"]
 KINDS = ["good", "good", "good", "starter", "good", "broken-yaml", "good", "starter", "good", "hanging"]
 
@@ -46,10 +50,12 @@ def make_class(folder: Path, size: int) -> dict[str, str]:
     return kinds
 
 
-def grade(folder: Path, out: Path, jobs: int, extra: list[str]) -> float:
+def grade(folder: Path, out: Path, jobs: int, extra: list[str], sandbox: bool = True) -> float:
+    env = {**os.environ, "CHECKER_SANDBOX": "" if sandbox else "none"}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "checker.gradebook", str(folder), "--out", str(out),
-                    "--jobs", str(jobs), "--no-progress", *extra], cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+                    "--jobs", str(jobs), "--no-progress", *extra, *([] if sandbox else ["--no-sandbox"])],
+                   cwd=REPO, check=True, stdout=subprocess.DEVNULL, env=env)
     return time.perf_counter() - started
 
 
@@ -72,11 +78,14 @@ def main() -> int:
     parser.add_argument("--plan", nargs="+", default=DEFAULT_PLAN, metavar="SIZExJOBS",
                         help=f"runs to time (default: {' '.join(DEFAULT_PLAN)})")
     parser.add_argument("--checker-deadline", default=None, metavar="SECONDS", help="passed to the gradebook")
+    parser.add_argument("--without-sandbox", action="store_true",
+                        help="grade each class a second time without the sandbox, right after, to compare")
     args = parser.parse_args()
     plan = [tuple(int(part) for part in entry.split("x")) for entry in args.plan]
     extra = ["--checker-deadline", args.checker_deadline] if args.checker_deadline else []
     print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-    print(f"{'learners':>8} {'jobs':>4} {'seconds':>8} {'s/learner':>9} {'per min':>7} {'load':>5}  same work, same total?")
+    print(f"{'learners':>8} {'jobs':>4} {'sandbox':>10} {'seconds':>8} {'s/learner':>9} {'per min':>7} {'load':>5}"
+          "  same work, same total?")
     with tempfile.TemporaryDirectory(prefix="bench-gradebook-") as scratch:
         classes = {}
         for size, jobs in plan:
@@ -84,11 +93,13 @@ def main() -> int:
                 folder = Path(scratch) / f"class-{size}"
                 classes[size] = (folder, make_class(folder, size))
             folder, kinds = classes[size]
-            out = Path(scratch) / f"grades-{size}x{jobs}"
-            seconds = grade(folder, out, jobs, extra)
-            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-            print(f"{size:>8} {jobs:>4} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f} {load:>5.1f}"
-                  f"  {consistency(out, kinds)}", flush=True)
+            for sandbox in (True, False) if args.without_sandbox else (True,):
+                out = Path(scratch) / f"grades-{size}x{jobs}-{sandbox}"
+                seconds = grade(folder, out, jobs, extra, sandbox)
+                load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+                level = isolation().level if sandbox else "none"
+                print(f"{size:>8} {jobs:>4} {level:>10} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f}"
+                      f" {load:>5.1f}  {consistency(out, kinds)}", flush=True)
     return 0
 
 

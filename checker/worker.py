@@ -28,6 +28,7 @@ REQUEST_TIMEOUT = 2.0  #: seconds a single request may take
 ALL_BROKEN_AFTER = 50  #: stop sampling if none of this many answers was a 200 or 503
 BATCH = 50  #: requests the sequential test asks for at a time
 MAX_EVENTS = 20_000  #: events kept per worker
+NO_ANSWER = {"type": "NoAnswer", "text": "the process running your code finished the request without an answer"}
 
 Refusal = Callable[[str], "str | None"]  #: why a file of the submission was not staged (checker.staging)
 
@@ -92,8 +93,9 @@ def import_module(shim: Shim, module: str, events: Events, refusal: Refusal) -> 
     return True
 
 
-def build_app(shim: Shim, events: Events, specs: list[str | None], module: str, **options) -> bool:
-    """Build the app from the first spec that works (names as `Shim.spec` takes them)."""
+def build_app(shim: Shim, events: Events, specs: list[str | None], module: str, **options) -> str | None:
+    """Build the app from the first spec that works (names as `Shim.spec` takes them); return
+    its base path (what connexion puts before every path, from the spec's `servers`), or None."""
     paths = [shim.spec(spec) for spec in specs if spec]
     report = shim.call("build-app", STALL_LIMITS["starting"], specs=paths, module=module, **options)
     for option in report.get("options", []):
@@ -103,9 +105,10 @@ def build_app(shim: Shim, events: Events, specs: list[str | None], module: str, 
     for failure in report.get("failures", []):
         events("app-failed", **failure)
     if report.get("ready"):
-        events("app-ready", spec=report["ready"])
-        return True
-    return False
+        base = str(report.get("base_path") or "")
+        events("app-ready", spec=report["ready"], base_path=base)
+        return base
+    return None
 
 
 def send(shim: Shim, events: Events, requests: list[dict], first: int = 1, **extra) -> list[dict]:
@@ -119,7 +122,7 @@ def send(shim: Shim, events: Events, requests: list[dict], first: int = 1, **ext
             if gone.how == "hung":
                 events("request-timeout", request=number, seconds=REQUEST_TIMEOUT, **extra)
             raise
-        answer = got[0] if got else {"crashed": {"type": "Error", "text": "no answer"}}
+        answer = got[0] if got else {"crashed": NO_ANSWER}
         if "crashed" in answer:
             events("request-crashed", request=number, error=answer["crashed"], **extra)
             return answers
@@ -154,6 +157,7 @@ def serve(shim: Shim, events: Events, path: str, requests: int, sequential: bool
             if number >= ALL_BROKEN_AFTER and expected == 0:
                 state["stop"] = True  # nothing but errors so far: more requests would teach nothing
 
+        before = number
         try:
             shim.call("request", REQUEST_TIMEOUT, on_item=take, path=path, count=batch)
         except Gone as gone:
@@ -161,6 +165,9 @@ def serve(shim: Shim, events: Events, path: str, requests: int, sequential: bool
                 events("request-timeout", request=number + 1, seconds=REQUEST_TIMEOUT)
             raise
         if state["stop"]:
+            return
+        if number - before < batch:  # fewer answers than requests: the shim is not answering as asked
+            events("request-crashed", request=number + 1, error=NO_ANSWER)
             return
 
 
@@ -178,8 +185,9 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
         return
     if task["kind"] == "serve":
         specs = [None if refusal(task["spec"]) else task["spec"], task.get("fallback_spec")]
-        if build_app(shim, events, specs, task["module"]):
-            serve(shim, events, task["path"], task["requests"], task.get("sequential", False))
+        base = build_app(shim, events, specs, task["module"])
+        if base is not None:
+            serve(shim, events, base + task["path"], task["requests"], task.get("sequential", False))
         return
     driver_module, _, driver_name = task["probe"].partition(":")
     driver = getattr(importlib.import_module(driver_module), driver_name)

@@ -48,8 +48,9 @@ def retry_after(answer: dict) -> int | None:
 
 def run(shim, events, module: str, specs: list, path: str, quota: int, window: int, max_quota: int) -> None:
     """Build the app with the parent's clock, and play the script (see the module docstring)."""
-    if build_app(shim, events, specs, module, clock=True, catch_errors=True):
-        play(shim, events, path, quota, window, max_quota)
+    base = build_app(shim, events, specs, module, clock=True, catch_errors=True)
+    if base is not None:
+        play(shim, events, base + path, quota, window, max_quota)
 
 
 def play(shim, events, path: str, quota: int, window: int, max_quota: int) -> None:

@@ -24,5 +24,6 @@ def as_request(request: dict) -> dict:
 
 def run(shim, events, module: str, specs: list, requests: list, options_from: dict | None = None) -> None:
     """Build the app (with the module's options, if it defines them) and send every request."""
-    if build_app(shim, events, specs, module, options_from=options_from or {}, catch_errors=True):
-        send(shim, events, [as_request(request) for request in requests])
+    base = build_app(shim, events, specs, module, options_from=options_from or {}, catch_errors=True)
+    if base is not None:
+        send(shim, events, [as_request({**request, "path": base + request["path"]}) for request in requests])

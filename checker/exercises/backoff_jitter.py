@@ -9,7 +9,7 @@ policy's delay before jitter: `base` for fixed backoff, `min(cap, base * 2 **
     "full"     0 … d
     "equal"    d/2 … d
 
-The probe (`checker.drivers.retry_backoff`) calls `backoff_delay` n = 2500 times
+The driver (`checker.drivers.retry_backoff`) has the sandbox call `backoff_delay` n = 2500 times
 for each of 8 configurations (fixed, exponential, and capped exponential
 policies at several retries), and watches `get_with_retries` sleep through 200
 calls against a server that never sends Retry-After. Then, per configuration:

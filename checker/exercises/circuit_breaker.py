@@ -1,8 +1,8 @@
 """`circuit-breaker`: opens after K failures in a row, fails fast, half-opens after the cool-down, closes on success.
 
 The learner's CircuitBreaker is driven through timelines on a fake clock by
-`checker.drivers.retry_breaker`; every call goes to an in-process flaky server
-that counts requests, so "failed fast" means "the server saw nothing". A
+`checker.drivers.retry_breaker`; every call the breaker lets through is a request
+the checker's own flaky server answers and counts, so "failed fast" means "the server saw nothing". A
 failure is a refused connection or an answer of 500 or more; a 4xx is an
 answer, not a failure. Within a timeline only the steps up to the first wrong
 one are judged: after that the breaker's state has left the script.

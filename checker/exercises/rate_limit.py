@@ -1,8 +1,8 @@
 """`rate-limit`: GET /quote allows q requests per w-second window, then answers a 429 problem.
 
 YAML: the spec declares the 429 (problem+json, Retry-After, RateLimit, RateLimit-Policy)
-and the RateLimit fields on the 200. Code: `checker.drivers.ratelimit` replaces the
-module's `clock` with a fake one and plays a script of requests across windows
+and the RateLimit fields on the 200. Code: `checker.drivers.ratelimit` has the sandbox swap the
+module's `clock` for one the checker sets before each request, and plays a script of requests across windows
 (see its docstring); q and w are read from the learner's own RateLimit-Policy,
 so the checker holds the code to the policy it advertises.
 """

@@ -1,11 +1,11 @@
 """`retry-after-client`: get_with_retries() honours Retry-After on 503 and 429, and knows when to stop.
 
-The learner's oas3/client.py is imported in a worker (`checker.drivers.retry_client`)
-and called against in-process flaky servers, with a recording `sleep`, so no
-scenario waits in real time. Each scenario below scripts the server's replies
+The learner's oas3/client.py is imported in the sandbox and called by
+`checker.drivers.retry_client`; the checker answers every request it makes
+(flaky servers) and records every `sleep`, so no scenario waits in real time. Each scenario below scripts the server's replies
 and says what a good client does: how many requests, which sleeps, which
 response it hands back. This module also holds what the three client
-exercises share: how a probe run's failures (import, crash, hang, real
+exercises share: how a driver run's failures (import, crash, hang, real
 sleeps) are put into words.
 """
 

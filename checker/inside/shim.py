@@ -267,8 +267,19 @@ def op_build_app(specs: list[str], module: str, options_from: dict | None = None
             continue
         STATE["last_error"] = last_error
         report["ready"] = spec
+        report["base_path"] = base_path(spec)
         break
     return report
+
+
+def base_path(spec: str) -> str:
+    """Where connexion serves the spec's paths: the path of its first `servers` URL ("" if none)."""
+    from connexion.spec import Specification
+
+    try:
+        return Specification.load(spec).base_path or ""
+    except Exception:  # noqa: BLE001 - the app was built, so this cannot fail in a way worth reporting
+        return ""
 
 
 class SetClock:
