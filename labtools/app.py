@@ -35,11 +35,23 @@ def forget_modules_in(folder: Path) -> list[str]:
     return stale
 
 
+def base_path(spec: str | Path) -> str:
+    """Where connexion serves the spec's paths: the path of its first `servers` URL, e.g. "/datetime/v1"."""
+    from connexion.spec import Specification
+
+    try:
+        return Specification.load(str(Path(spec).resolve())).base_path or ""
+    except Exception:  # noqa: BLE001 - a spec connexion cannot load fails loudly in load_app instead
+        return ""
+
+
 def load_app(spec: str | Path = "oas3/ex-04-01-headers.yaml") -> connexion.AsyncApp:
     """Return the app `connexion run SPEC` would serve, with the spec's folder importable.
 
     Like `connexion run`, the folder holding the spec goes on `sys.path`, so the
     operationId `api.get_status` means `get_status` in `api.py` next to the spec.
+    The app remembers the spec's base path (`workbook_base_path`), so labtools'
+    requests for "/status" go where connexion serves it.
     """
     spec = Path(spec).resolve()
     if not spec.is_file():
@@ -57,4 +69,5 @@ def load_app(spec: str | Path = "oas3/ex-04-01-headers.yaml") -> connexion.Async
     except ResolverError as error:
         # Raised afresh: the chain would only show connexion's and labtools' insides.
         raise ResolverError(f"connexion cannot find the function an operationId in {spec.name} names: {error}") from None
+    app.workbook_base_path = base_path(spec)
     return app

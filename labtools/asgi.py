@@ -36,8 +36,9 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 async def request(app: ASGIApp, method: str = "GET", path: str = "/status") -> tuple[int, dict[str, str], bytes]:
-    """Send one bodiless request to `app`; return (status, headers, body)."""
-    status, pairs, body = await exchange(app, method, path)
+    """Send one bodiless request to `app` (at its spec's base path, if `load_app` built it); return
+    (status, headers, body)."""
+    status, pairs, body = await exchange(app, method, getattr(app, "workbook_base_path", "") + path)
     return status, dict(pairs), body
 
 

@@ -38,6 +38,9 @@ class ConnexionRun(HttpTarget):
 
     def start(self, timeout: float = 60.0) -> ConnexionRun:
         """Start the process and wait until it answers HTTP; raise with its output if it dies first."""
+        from labtools.app import base_path
+
+        self.url = f"http://{LOOPBACK}:{self.port}{base_path(self.spec)}"  # "/status" is served below the base path
         args = [*self.program, "run", str(self.spec), "--port", str(self.port), "--host", LOOPBACK]
         self._process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         try:

@@ -47,14 +47,14 @@ def wait_until_answering(
 class HttpTarget:
     """Something answering HTTP at `self.url`: adds real GET requests to a server handle."""
 
-    url: str
+    url: str  #: where the spec's paths start: origin plus the spec's base path (its `servers` URL's path)
 
     @property
     def running(self) -> bool:
         raise NotImplementedError
 
     def get(self, path: str = "/status", **kwargs) -> httpx.Response:
-        """Send a real HTTP GET to the server, never through a proxy from the environment."""
+        """Send a real HTTP GET to `path` of the spec (below its base path), never through a proxy."""
         if not self.running:
             raise RuntimeError("The server is not running: call .start() first.")
         kwargs.setdefault("trust_env", False)

@@ -36,7 +36,7 @@ class LiveServer(HttpTarget):
             target=self._server.run, kwargs={"sockets": [sock]}, name=f"labtools-server-{port}", daemon=True
         )
         self._thread.start()
-        self.url = f"http://{LOOPBACK}:{port}"
+        self.url = f"http://{LOOPBACK}:{port}{app.workbook_base_path}"  # "/status" is served below the base path
         wait_until_answering(self.url + "/openapi.json", still_starting=lambda: self.running)
         return self
 

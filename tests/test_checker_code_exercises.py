@@ -112,6 +112,13 @@ RIGHT_CODE = [
 ]
 
 
+def test_a_base_path_in_servers_is_where_requests_go(tmp_path):
+    """The original workshop's spec serves GET /status below `servers: [{url: /datetime/v1}]`."""
+    folder = make_submission(tmp_path, {SPEC: ("paths:", "servers:\n  - url: /datetime/v1\npaths:")})
+    results = grade(folder, "headers-spec", "headers-impl", "reusable-responses")
+    assert all(result.passed for result in results.values()), {k: str(v) for k, v in results.items()}
+
+
 @pytest.mark.parametrize("case, api", RIGHT_CODE, ids=[c[0] for c in RIGHT_CODE])
 def test_correct_handler_variants_pass(tmp_path, case, api):
     folder = make_submission(tmp_path, {API: api} if api else {})

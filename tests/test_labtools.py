@@ -184,6 +184,15 @@ def test_start_again_serves_the_edited_api(starter_copy):
         server.stop()
 
 
+def test_serve_and_sample_request_below_the_specs_base_path(solution_copy):
+    spec = solution_copy / SPEC
+    spec.write_text(spec.read_text().replace("paths:", "servers:\n  - url: /datetime/v1\npaths:", 1))
+    with LiveServer(spec) as server:
+        assert server.url.endswith("/datetime/v1")
+        assert server.get("/status").status_code in (200, 503)
+    assert set(sampling.sample_statuses(load_app(spec), 20)) <= {200, 503}
+
+
 def test_first_finds_a_rare_status(solution_copy):
     with LiveServer(solution_copy / SPEC) as server:
         response = server.first(503, tries=200)

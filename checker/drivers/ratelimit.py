@@ -7,10 +7,11 @@ RateLimit-Policy):
 
     window-1     q requests at +0          -> expected 200, RateLimit r = q-1 … 0
     over         1 request at +0.5         -> expected 429 with Retry-After = RA
-    holds        1 request at +0.5 + RA/2  -> expected 429 (still inside the window)
+    holds        1 request half-way to RA or to the window's end, whichever is first -> expected 429
     after-retry  1 request at +0.5 + RA    -> expected 200 (the client waited as told)
     fresh        q requests at +10w        -> expected 200, r = q-1 … 0 (a whole idle window later)
     fresh-over   1 request at +10w         -> expected 429
+    window-end   1 request at +11w         -> expected 200 (exactly w later a new window begins)
 
 Every answer is reported as a `response` event with its phase and fake time;
 the exercise module judges them.
@@ -80,12 +81,14 @@ def play(shim, events, path: str, quota: int, window: int, max_quota: int) -> No
     wait = retry_after(over)
     if wait is None or not 1 <= wait <= 2 * window:
         wait = window  # no usable Retry-After: come back after one window, as a careful client would
-    elif request("holds", OVER_AT + wait / 2) is None:
-        return
+    elif request("holds", OVER_AT + min(wait, window - OVER_AT) / 2) is None:
+        return  # strictly inside the first window, whatever w is (with w = 1, +0.5 + RA/2 would be its very end)
     if request("after-retry", OVER_AT + wait + LATE) is None:
         return
     fresh = 10.0 * window
     for _ in range(quota):
         if request("fresh", fresh) is None:
             return
-    request("fresh-over", fresh)
+    if request("fresh-over", fresh) is None:
+        return
+    request("window-end", fresh + window)  # exactly w later: "w seconds have passed", so a new window

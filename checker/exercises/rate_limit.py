@@ -92,10 +92,15 @@ AFTER_WINDOW_REFUSED = ("refused at +0.5 s, the client came back a whole window 
                         "got {status} again ({detail}): start a new window once w seconds have passed.")
 FRESH_REFUSED = ("ten windows later (at +{at:g} s), request {n} of {quota} got {status} ({detail}): a new window "
                  "restores the whole quota.")
+WINDOW_END_REFUSED = ("at exactly +{at:g} s, w={window} s after the last window began, the request got {status} "
+                      "({detail}): once w seconds have passed a new window starts, so compare with `>=`, not `>`.")
+RATELIMIT_T_LEFT = ("RateLimit {value!r} at +{at:g} s, half-way through the wait: t={t}, but Retry-After says {wait} s. "
+                    "On a refusal both say when quota is back: t is the seconds left in the window, like Retry-After")
 FIX_CLOCK = "\nTime only moves for your code through `clock()` (see the clock check above)."
 
 SCRIPT_LABELS = {"window-1": "first window", "over": "request q+1", "holds": "during the wait",
-                 "after-retry": "after Retry-After", "fresh": "a new window", "fresh-over": "request q+1 of the new window"}
+                 "after-retry": "after Retry-After", "fresh": "a new window", "fresh-over": "request q+1 of the new window",
+                 "window-end": "exactly w after the new window began"}
 
 
 # -- the spec ---------------------------------------------------------------------------------
@@ -260,7 +265,7 @@ def ratelimit_issue(answer: dict, names: set, expected: int | None, why: str, wi
 
 def expected_remaining(answers: list[dict], quota: int) -> list[tuple[dict, int | None, str]]:
     """Each answer with the r it should carry, and why."""
-    out, used = [], {"window-1": 0, "fresh": 0}
+    out, used = [], {"window-1": 0, "fresh": 0, "window-end": 0}
     for answer in answers:
         phase = answer["phase"]
         if phase in used:
@@ -316,6 +321,7 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
     names = policy_names(answers)
     issues = [(a["request"], issue) for a, expected, why in expected_remaining(answers, quota) if not a.get("error")
               and (issue := ratelimit_issue(a, names, expected if a["status"] in (200, 429) else None, why, window))]
+    issues += [(a["request"], issue) for a in by_phase.get("holds", []) if (issue := t_disagrees(a, names))]
     result.add(RATELIMIT, not issues, summary(issues, len(answers)) + "\nSend e.g. `RateLimit: \"anonymous\";r=2;t=41` on every "
                "response: r requests left, t seconds until the quota resets. " + hint)
 
@@ -349,9 +355,31 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
         if answer["status"] != 200:
             issues.append(FRESH_REFUSED.format(at=answer["at"], n=number, quota=quota, status=answer["status"],
                                                detail=detail_of(answer)))
+    for answer in by_phase.get("window-end", []):
+        if answer["status"] != 200:
+            issues.append(WINDOW_END_REFUSED.format(at=answer["at"], window=window, status=answer["status"],
+                                                    detail=detail_of(answer)))
     if not by_phase.get("after-retry"):
         issues.append("the checker did not get that far (see above).")
     result.add(RESTORED, not issues, lines(issues) + fix_clock + " " + hint)
+
+
+def t_disagrees(answer: dict, names: set) -> str | None:
+    """On a refusal inside the window, t and Retry-After both say when quota is back: they must agree."""
+    values = header_values(answer, "retry-after")
+    try:
+        items = parse_field(header_values(answer, "ratelimit"))
+    except FieldError:
+        return None  # reported by ratelimit_issue
+    item = next((i for i in items if isinstance(i.value, str) and (not names or i.value in names)), None)
+    reset = item.params.get("t") if item else None
+    if answer["status"] != 429 or len(values) != 1 or not values[0].strip().isdigit() or type(reset) is not int:
+        return None
+    wait = int(values[0])
+    if wait - 1 <= reset <= wait:
+        return None
+    return RATELIMIT_T_LEFT.format(value=", ".join(header_values(answer, "ratelimit")), at=answer["at"], t=reset,
+                                   wait=wait)
 
 
 def retry_seconds(answer: dict | None):
