@@ -177,7 +177,10 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
             events("spec-failed", error={"type": "Refused", "text": refusal(task["spec"])})
             return
         answer = shim.call("load-spec", STALL_LIMITS["starting"], spec=shim.spec(task["spec"]))
-        events("spec-failed", error=answer["error"]) if "error" in answer else events("spec-loaded")
+        if "error" in answer:
+            events("spec-failed", error=answer["error"])
+        else:
+            events("spec-loaded", operation_ids=[str(i)[:200] for i in answer.get("operation_ids", [])][:200])
         return
     shim.call("preload", STALL_LIMITS["starting"], phase="starting", modules=task.get("preload", ["connexion"]))
     events("started")

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from checker.inside.asgi import exchange
+from checker.inside.asgi import exchange, start
 
 T = TypeVar("T")
 ASGIApp = Callable[[dict, Callable[[], Awaitable[dict]], Callable[[dict], Awaitable[None]]], Awaitable[None]]
@@ -52,16 +52,6 @@ def startup(app: ASGIApp) -> None:
 
     Connexion builds its routes, and so imports the operation handlers, on the first event it sees.
     """
-    events = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
-    failures: list[str] = []
-
-    async def receive() -> dict:
-        return next(events)
-
-    async def send(message: dict) -> None:
-        if message["type"].endswith(".failed"):
-            failures.append(message.get("message", ""))
-
-    run_sync(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send))
+    failures = run_sync(start(app))
     if failures:
         raise RuntimeError(f"The app failed to start: {failures[0]}")

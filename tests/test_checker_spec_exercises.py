@@ -71,6 +71,11 @@ WRONG_SPECS = [
      "reusable-responses", rr.STATUS_USES_REF, "should be `$ref: '#/components/responses/503ServiceUnavailable'`"),
     ("connexion-template-error", ("  title: Status API\n", "  title: Status API {% broken\n"),
      "reusable-responses", rr.CONNEXION_LOADS, "connexion could not load"),
+    ("refactor-dropped-cache-control", ("        Cache-Control:\n          $ref: 'components.oas3.yaml#/components/headers/Cache-Control'\n      content:",
+                                        "      content:"),
+     "reusable-responses", rr.COMPONENT_RETRY_AFTER, "the refactor dropped a header"),
+    ("operation-id-names-no-function", ("operationId: api.get_status", "operationId: api.getStatus"),
+     "reusable-responses", rr.CONNEXION_LOADS, "getStatus"),
 ]
 
 

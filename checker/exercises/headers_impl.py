@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from checker import stats
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
-from checker.exercises.runs import header_values, problem_issue, report_run, status_issues, summarise
+from checker.exercises.runs import app_failure, header_values, problem_issue, report_run, status_issues, summarise
 from checker.results import ExerciseResult
 from checker.submission import HEADERS_SPEC, SAMPLING, SPEC_LOAD, Submission
 
@@ -18,7 +18,7 @@ SECTION = "Exercise headers-impl"
 APP_FROM_SPEC = "your spec and api.py build a connexion app"
 ONLY_200_503 = "GET /status answers only 200 or 503"
 SHARE = "about 20% of the answers are 503"
-RETRY_AFTER = "every 503 carries a valid Retry-After"
+RETRY_AFTER = "every 503 carries a valid Retry-After, and no 200 does"
 NO_STORE = "every response carries Cache-Control: no-store"
 PROBLEMS = "every body is a problem document whose `status` matches"
 
@@ -32,6 +32,9 @@ SHARE_UNDECIDED = "only {n} answers came back, too few to judge the 503 share; f
 NO_503_SEEN = "no 503 came back, so Retry-After could not be checked; return a 503 on 20% of the requests."
 MISSING_RETRY_AFTER = "the 503 has no Retry-After header"
 BAD_RETRY_AFTER = "Retry-After is {value!r}, which is neither delay-seconds (digits only, e.g. \"5\") nor an HTTP-date (e.g. \"Fri, 20 Nov 2026 10:00:00 GMT\")"
+RETRY_AFTER_ON_200 = "a 200 carries Retry-After {value!r}"
+FIX_LEAK = ("Build the headers dictionary afresh inside get_status(): one shared dictionary you once added Retry-After "
+            "to leaks it into every later 200 (problem() changes the dictionary it is given).")
 FIX_RETRY_AFTER = "Add `headers={\"Retry-After\": \"5\"}` to the 503 problem (RFC 9110 §10.2.3)."
 MISSING_CACHE_CONTROL = "there is no Cache-Control header"
 NO_NO_STORE = "Cache-Control is {value!r}, without the no-store directive"
@@ -95,7 +98,9 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     run = submission.app_run(sampling=True)
     ready = run.first("app-ready")
     spec_failure = next((e for e in run.of("app-failed") if e["spec"].endswith(HEADERS_SPEC)), None)
-    if ready is not None or spec_failure is not None:
+    if spec_failure is not None and spec_failure["error"]["type"] == "OperationMissing":
+        result.add(APP_FROM_SPEC, False, app_failure(spec_failure, HEADERS_SPEC) + " " + hint)
+    elif ready is not None or spec_failure is not None:
         result.add(APP_FROM_SPEC, spec_failure is None,
                    SPEC_FALLBACK.format(spec=submission.shown(HEADERS_SPEC), text=(spec_failure or {}).get("error", {}).get("text", "")))
     answers = report_run(run, result, hint)
@@ -106,15 +111,23 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     grade_share(answers, result, hint)
     unavailable = [a for a in answers if a["status"] == 503]
     issues = [(a["request"], issue) for a in unavailable if (issue := retry_after_issue(a))]
+    served = [a for a in answers if a["status"] == 200]
+    leaks = [(a["request"], RETRY_AFTER_ON_200.format(value=", ".join(values)))
+             for a in served if (values := header_values(a, "retry-after"))]
     if not unavailable:
         result.add(RETRY_AFTER, False, NO_503_SEEN + " " + hint)
     else:
-        result.add(RETRY_AFTER, not issues, f"{summarise(issues, len(unavailable), '503s')}\n{FIX_RETRY_AFTER} {hint}")
+        text = "\n".join(part for part in (summarise(issues, len(unavailable), "503s"),
+                                            summarise(leaks, len(served), "200s")) if part)
+        fixes = " ".join(fix for fix, found in ((FIX_RETRY_AFTER, issues), (FIX_LEAK, leaks)) if found)
+        result.add(RETRY_AFTER, not issues and not leaks, f"{text}\n{fixes} {hint}")
+    none = "no answer came back to check; fix the problems above first."
     issues = [(a["request"], issue) for a in answers if (issue := no_store_issue(a))]
-    result.add(NO_STORE, bool(answers) and not issues, f"{summarise(issues, total, 'responses')}\n{FIX_NO_STORE} {hint}")
+    result.add(NO_STORE, bool(answers) and not issues,
+               f"{summarise(issues, total, 'responses') if answers else none}\n{FIX_NO_STORE} {hint}")
     issues = [(a["request"], issue) for a in answers if (issue := problem_issue(a))]
-    result.add(PROBLEMS, bool(answers) and not issues,
-               f"{summarise(issues, total, 'responses')}\nBuild every answer with connexion's `problem(...)`. {hint}")
+    result.add(PROBLEMS, bool(answers) and not issues, f"{summarise(issues, total, 'responses') if answers else none}"
+               f"\nBuild every answer with connexion's `problem(...)`. {hint}")
 
 
 EXERCISE = Exercise(

@@ -99,14 +99,19 @@ def schema_admits_delay_seconds(schema) -> bool:
         return False
 
 
+def check_no_duplicates(document, result: ExerciseResult, hint: str) -> None:
+    """Add the "no key is written twice" check: YAML silently keeps only the last of two equal keys."""
+    repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
+    result.add(NO_DUPLICATES, not repeats, "\n".join(repeats) + hint)
+
+
 def grade(submission: Submission, result: ExerciseResult) -> None:
     """Load, validate, then look for the 503 and its Retry-After header."""
     document = load_document(submission, HEADERS_SPEC, result, SECTION)
     if document is None:
         return
     hint = " " + lesson_hint(LESSON, SECTION)
-    repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
-    result.add(NO_DUPLICATES, not repeats, "\n".join(repeats) + hint)
+    check_no_duplicates(document, result, hint)
     broken = [
         f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
         for error in document.broken_refs()

@@ -6,9 +6,9 @@ from typing import Any
 
 from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document
-from checker.exercises.headers_spec import DUPLICATE_KEY, NO_DUPLICATES, REFS_RESOLVE, VALID_OPENAPI, validation_errors
+from checker.exercises.headers_spec import REFS_RESOLVE, VALID_OPENAPI, check_no_duplicates, validation_errors
 from checker.results import ExerciseResult
-from checker.spec import BrokenRef, Document, duplicate_keys, where_in
+from checker.spec import BrokenRef, Document, where_in
 from checker.submission import Submission
 
 LESSON = "05-Problem-Details-and-Rate-Limits.ipynb"
@@ -80,8 +80,7 @@ def is_error_code(code: str) -> bool:
 
 def spec_basics(document: Document, result: ExerciseResult, hint: str) -> bool:
     """Add the duplicate-key, $ref and OpenAPI-validity checks; False if refs are broken (nothing more can be read)."""
-    repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
-    result.add(NO_DUPLICATES, not repeats, "\n".join(repeats) + hint)
+    check_no_duplicates(document, result, hint)
     broken = [f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
               for error in document.broken_refs()]
     result.add(REFS_RESOLVE, not broken, "\n".join(broken) + hint)

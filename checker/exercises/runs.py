@@ -25,6 +25,8 @@ HUNG_REQUEST = "{operation} did not answer request #{request} within {seconds:g}
 CRASHED_IMPORTING = "importing oas3/{module}.py ended the process (exit code {code}): does it call os._exit() at module level?"
 CRASHED = "the process running your code ended during request #{request} (exit code {code}): does your code call os._exit() or sys.exit()?"
 APP_FAILED = "connexion could not build the app from {spec}: {text}"
+OPERATION_MISSING = ("{text}. `connexion run` refuses to start for the same reason: name the function as the "
+                     "operationId says, or change the operationId in oas3/{spec}.")
 RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
 RAISED_IN_CONNEXION = ("{count} of {total} requests answered 500 because connexion raised {type}: {text}, on no line "
                        "of yours: check what your module hands connexion (its options, its return values).")
@@ -59,8 +61,7 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
     if failed_import:
         problems.append(describe_import_failure(failed_import["error"], module, spec))
     if not run.of("app-ready"):
-        problems += [APP_FAILED.format(spec=f"oas3/{spec}" if e["spec"].endswith(spec) else "the checker's copy of the spec",
-                                       text=e["error"]["text"].strip().split("\n\n")[0]) for e in run.of("app-failed")]
+        problems += unique(app_failure(e, spec) for e in run.of("app-failed"))
     crashed = run.first("request-crashed")
     if crashed:
         error = crashed["error"]
@@ -93,6 +94,18 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
         problems.append("What your code printed last:\n" + indent_tail(run.output))
     result.add(name, not problems, "\n".join(problems) + (" " + hint if problems else ""))
     return answers
+
+
+def app_failure(event: dict, spec: str) -> str:
+    """Why connexion could not build the app from a spec, in one sentence."""
+    if event["error"]["type"] == "OperationMissing":  # the same whichever spec was tried
+        return OPERATION_MISSING.format(text=event["error"]["text"], spec=spec)
+    shown = f"oas3/{spec}" if event["spec"].endswith(spec) else "the checker's copy of the spec"
+    return APP_FAILED.format(spec=shown, text=event["error"]["text"].strip().split("\n\n")[0])
+
+
+def unique(lines) -> list[str]:
+    return list(dict.fromkeys(lines))
 
 
 def report_run(run: WorkerRun, result: ExerciseResult, hint: str) -> list[dict]:

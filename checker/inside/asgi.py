@@ -40,3 +40,21 @@ async def exchange(
     await app(scope, receive, send)
     pairs = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in started.get("headers", [])]
     return started["status"], pairs, bytes(received)
+
+
+async def start(app) -> list[str]:
+    """Send the ASGI lifespan startup and shutdown events, as a server does before serving; return the
+    failure messages. Connexion resolves every operationId (importing the handlers) on the first event,
+    so this is where a missing function shows, as it does when `connexion run` starts."""
+    events = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    failures: list[str] = []
+
+    async def receive() -> dict:
+        return next(events)
+
+    async def send(message: dict) -> None:
+        if message["type"].endswith(".failed"):
+            failures.append(message.get("message", ""))
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    return failures

@@ -40,7 +40,7 @@ import time
 import traceback
 from pathlib import Path
 
-from asgi import exchange
+from asgi import exchange, start
 
 BODY_LIMIT = 2000  #: characters of each body sent back
 CALL_LIMIT = 1.0  #: real seconds one learner call may take (with the fakes it takes about a millisecond)
@@ -80,7 +80,7 @@ class Channel:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
-CHANNEL: Channel
+CHANNEL: Channel = None  # type: ignore[assignment]  # set by main(), before any command
 STATE: dict = {}
 
 
@@ -147,6 +147,11 @@ def public_names(module) -> list[str]:
     return sorted(name for name, value in vars(module).items() if callable(value) and not name.startswith("_"))
 
 
+def own_functions(module) -> list[str]:
+    """The functions the module itself defines (not those it imported, like connexion's `problem`)."""
+    return [name for name in public_names(module) if getattr(vars(module)[name], "__module__", None) == module.__name__]
+
+
 # -- importing and serving ------------------------------------------------------------------
 
 def op_preload(modules: list[str]) -> None:
@@ -173,20 +178,34 @@ def op_import(module: str) -> dict:
 
 
 def op_load_spec(spec: str) -> dict:
-    """Load the spec with connexion, resolving refs but importing no learner code."""
+    """Load the spec as `connexion run` does, importing no learner code: report the operationIds
+    connexion resolves (the parent checks them against the learner's modules without running them)."""
     import connexion
     from connexion.resolver import Resolver
+
+    asked: list[str] = []
 
     def placeholder():
         return None
 
+    def record(operation_id: str):
+        asked.append(operation_id)
+        return placeholder
+
     path = Path(spec)
     try:
         app = connexion.FlaskApp(__name__, specification_dir=str(path.parent))
-        app.add_api(path.name, resolver=Resolver(function_resolver=lambda _name: placeholder))
+        app.add_api(path.name, resolver=Resolver(function_resolver=record))
+        failures = STATE["loop"].run_until_complete(start(app))
     except BaseException as error:  # noqa: BLE001 - connexion raises many kinds
         return {"error": {"type": type(error).__name__, "text": str(error)[:1500]}}
-    return {}
+    if failures:
+        return {"error": {"type": "StartupError", "text": failures[0][:1500]}}
+    return {"operation_ids": asked[:200]}
+
+
+class OperationMissing(LookupError):
+    """An operationId names a function the learner's module does not define."""
 
 
 class LearnerCallError(RuntimeError):
@@ -222,9 +241,9 @@ def build(spec: Path, module, last_error: dict, options: dict, catch_errors: boo
             raise LookupError(f"operationId {operation_id!r} does not point into {module.__name__}.py")
         function = getattr(module, function_name, None)
         if not callable(function):
-            names = public_names(module)
-            raise LookupError(f"{module.__name__}.py has no function {function_name}() "
-                              f"(it defines: {', '.join(names) or 'nothing'})")
+            names = own_functions(module)
+            raise OperationMissing(f"operationId `{operation_id}`: {module.__name__}.py has no function "
+                                   f"`{function_name}` (it defines {', '.join(f'`{n}`' for n in names) or 'none'})")
         return watched(function, last_error)
 
     def unexpected(_request, error: Exception):
@@ -237,6 +256,9 @@ def build(spec: Path, module, last_error: dict, options: dict, catch_errors: boo
     app.add_api(spec.name, resolver=Resolver(function_resolver=resolve), **options)
     if catch_errors:
         app.add_error_handler(Exception, unexpected)
+    failures = STATE["loop"].run_until_complete(start(app))  # resolves every operationId now, as `connexion run` does
+    if failures:
+        raise OperationMissing(failures[0]) if "operationId `" in failures[0] else RuntimeError(failures[0])
     return app
 
 
