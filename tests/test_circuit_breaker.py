@@ -118,6 +118,15 @@ WRONG = [
      {cb.CLOSED_BELOW}, cb.CLOSED_BELOW, "call 3: expected it to reach the server and hand back its 503 answer; it failed fast"),
     ("fail-success-does-not-reset", patched(('self.state, self.failures = "closed", 0', 'self.state = "closed"')),
      {cb.CLOSED_BELOW}, cb.CLOSED_BELOW, "“a success between failures”"),
+    ("fail-counts-only-503", patched(("result.status_code >= 500", "result.status_code == 503")),
+     {cb.OPENS}, cb.OPENS, "“500, then 502, every time”"),
+    ("fail-cooldown-from-the-first-failure", patched(
+        ("    def _failed(self) -> None:\n        self.failures += 1\n",
+         "    def _failed(self) -> None:\n        self.failures += 1\n        if self.failures == 1:\n"
+         "            self.first_failure = self.clock()\n"),
+        ('self.state, self.opened_at = "open", self.clock()',
+         'self.state, self.opened_at = "open", getattr(self, "first_failure", self.clock())')),
+     {cb.HALF_OPEN, cb.REOPENS}, cb.HALF_OPEN, "“failures 20 s apart: the cool-down starts when it opens”"),
     ("fail-404-counts-as-failure", patched(("result.status_code >= 500", "result.status_code >= 400")),
      {cb.NOT_4XX}, cb.NOT_4XX, "“404 every time”"),
     ("fail-connection-errors-not-counted", patched(("        except Exception:\n            self._failed()\n            raise",
@@ -207,7 +216,7 @@ def test_checks_after_opening_wait_until_the_breaker_opens(graded):
 
 def test_timeline_stops_at_the_first_wrong_step(graded):
     message = failed(graded["fail-half-opens-early"])[cb.HALF_OPEN]
-    timeline = message.split("“the probe succeeds”")[1]
+    timeline = message.split("“the probe succeeds”")[1].split("“")[0]  # up to the next scenario's timeline
     assert timeline.count("✓") == 2 and timeline.count("✗") == 1 and "call 4" not in timeline
 
 

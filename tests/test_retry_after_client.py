@@ -161,6 +161,16 @@ WRONG = [
     ("fail-syntax-error", patched(("    attempts = max(1, policy.max_attempts)", "    attempts = max(1, policy.max_attempts")),
      {rac.RUNS}, rac.RUNS, "oas3/client.py:"),
     ("fail-client-missing", None, {rac.RUNS}, rac.RUNS, "oas3/client.py is missing. Create it"),
+    ("fail-retries-every-5xx", patched(("frozenset({429, 503})", "frozenset({429, 500, 502, 503, 504})")),
+     {rac.NO_RETRY}, rac.NO_RETRY, "The server answered 500 with Retry-After: 1"),
+    ("fail-caps-retry-after-at-policy-cap", patched(("if delay is None else delay)", "if delay is None else min(delay, policy.cap))")),
+     {rac.RETRY_SECONDS}, rac.RETRY_SECONDS, "Found:    2 requests, sleep(16)"),
+    ("fail-zero-retry-after-taken-as-missing", patched(("sleep(backoff_delay(attempt, policy) if delay is None else delay)",
+                                                        "sleep(delay or backoff_delay(attempt, policy))")),
+     {rac.RETRY_SECONDS, rac.RETRY_DATE}, rac.RETRY_SECONDS, "The server answered 503 with Retry-After: 0, then 200 (RetryPolicy("),
+    ("fail-no-wait-without-retry-after", patched(("backoff_delay(attempt, policy) if delay is None else delay",
+                                                  "0 if delay is None else delay")),
+     {rac.NO_HEADER}, rac.NO_HEADER, "sleep(backoff_delay(1, policy)): more than 0, at most 100.5 s"),
 ]
 RIGHT = [
     ("pass-solution", SOLUTION),
@@ -183,7 +193,6 @@ RIGHT = [
                                 "    sleep(backoff_delay(attempt, policy) if delay is None else delay)\n"
                                 "    return _attempt(url, attempt + 1, policy, client, sleep)\n"
                                 "    attempts = max(1, policy.max_attempts)\n"))),
-    ("pass-retries-more-codes", patched(("frozenset({429, 503})", "frozenset({429, 500, 502, 503, 504})"))),
 ]
 HOSTILE = [
     # (case, client.py, fragment or template of the RUNS message, most real seconds the grading may take)

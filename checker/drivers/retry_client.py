@@ -40,7 +40,7 @@ def run(shim, events, module: str, scenarios: list[dict]) -> None:
         events("scenario-start", name=scenario["name"])
         server = FlakyServer([Reply.from_json(reply) for reply in scenario["replies"]])
         log = SleepLog()
-        outcome = call_client(shim, server, log, {"max_attempts": scenario["max_attempts"]})
+        outcome = call_client(shim, server, log, {"max_attempts": scenario["max_attempts"], **scenario.get("policy", {})})
         if "policy_failed" in outcome:
             events("policy-failed", name=scenario["name"], max_attempts=scenario["max_attempts"],
                    outcome=outcome["policy_failed"])

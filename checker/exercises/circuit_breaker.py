@@ -72,6 +72,7 @@ FIXES = {
 NEEDS_OPENING = (HALF_OPEN, CLOSES, REOPENS)  #: judged only once the breaker opens and stays closed as it should
 
 DOWN, BUSY, OK, MISSING_PAGE = {"status": 503}, {"refuse": True}, {"status": 200}, {"status": 404}
+SERVER_ERROR, BAD_GATEWAY = {"status": 500}, {"status": 502}
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def advance(seconds: float) -> tuple:
 SCENARIOS = [
     Scenario("503 every time", 3, 30, (DOWN,), reach(CLOSED_BELOW, 3) + fail_fast(OPENS, 2)),
     Scenario("connection refused every time", 2, 30, (BUSY,), reach(CLOSED_BELOW, 2) + fail_fast(OPENS, 2)),
+    Scenario("500, then 502, every time", 2, 30, (SERVER_ERROR, BAD_GATEWAY), reach(CLOSED_BELOW, 2) + fail_fast(OPENS)),
     Scenario("a success between failures", 3, 30, (DOWN, DOWN, OK, DOWN, DOWN, DOWN),
              reach(CLOSED_BELOW, 6) + fail_fast(OPENS)),
     Scenario("404 every time", 2, 30, (MISSING_PAGE,), reach(NOT_4XX, 5)),
@@ -116,6 +118,9 @@ SCENARIOS = [
     Scenario("the probe fails", 2, 30, (DOWN,),
              reach(HALF_OPEN, 2) + advance(30) + reach(HALF_OPEN) + fail_fast(REOPENS) + advance(29)
              + fail_fast(REOPENS) + advance(1) + reach(REOPENS)),
+    Scenario("failures 20 s apart: the cool-down starts when it opens", 3, 30, (DOWN,),
+             reach(CLOSED_BELOW) + advance(20) + reach(CLOSED_BELOW) + advance(20) + reach(CLOSED_BELOW)
+             + advance(20) + fail_fast(HALF_OPEN) + advance(10) + reach(HALF_OPEN)),
 ]
 
 

@@ -30,11 +30,11 @@ KEY = "retry-after-client"
 
 RUNS = "oas3/client.py imports, and get_with_retries() uses the client and sleep it is given"
 SUCCESS = "a 200 is handed back at once: one request, no sleep"
-RETRY_SECONDS = "a 503 or 429 with Retry-After: N (seconds) is retried after sleep(N)"
+RETRY_SECONDS = "a 503 or 429 with Retry-After: N (seconds) is retried after sleep(N), however long N is"
 RETRY_DATE = "a Retry-After HTTP-date is honoured, and a date in the past means no wait"
 GIVES_UP = "after max_attempts attempts it stops and hands back the last response"
-NO_RETRY = "400 and 404 are handed back at once, never retried"
-NO_HEADER = "a 503 without a usable Retry-After is still retried, after a backoff delay"
+NO_RETRY = "400, 404, 500 and 502 are handed back at once, never retried"
+NO_HEADER = "a 503 without a usable Retry-After is still retried, after a backoff delay (not 0)"
 
 # -- what went wrong while running the learner's code (shared by the client exercises) --
 MISSING = ("oas3/client.py has no {names} (it defines: {defines}). The checker calls them by these names: "
@@ -64,17 +64,21 @@ FIX_SUCCESS = ("Send the request first and hand back any response whose status i
                "sleeping.")
 FIX_RETRY_SECONDS = ("When the status is in RETRYABLE_STATUSES (429, 503), read `response.headers.get(\"Retry-After\")` "
                      "of that very response, turn it into seconds with retry_after_seconds(), `sleep(seconds)`, and "
-                     "ask again.")
+                     "ask again. Sleep at least what the server asks, never less and never capped at your own "
+                     "policy.cap; `Retry-After: 0` means retry at once (0 is a usable value, not a missing one).")
 FIX_RETRY_DATE = ("In retry_after_seconds(), a value that is not all digits is an HTTP-date: parse it with "
-                  "`email.utils.parsedate_to_datetime(value)`, subtract `datetime.now(timezone.utc)` (both "
-                  "timezone-aware), and wait `max(0, seconds)`: a date in the past means retry now.")
+                  "`email.utils.parsedate_to_datetime(value)`, subtract `now` (the current UTC time, "
+                  "`datetime.now(timezone.utc)`, when `now` is None; both timezone-aware), and wait "
+                  "`max(0, seconds)`: a date in the past means retry now.")
 FIX_GIVES_UP = ("Count attempts, the first included: `for attempt in range(1, policy.max_attempts + 1)`. On the last "
                 "attempt hand back the response instead of sleeping: return it, or raise an exception that carries "
                 "it (`response.raise_for_status()` does).")
-FIX_NO_RETRY = ("Retry only statuses in RETRYABLE_STATUSES. A 400 or 404 would come back again however long you "
-                "waited, so hand it back at once (return it, or raise an exception carrying it).")
+FIX_NO_RETRY = ("Retry only statuses in RETRYABLE_STATUSES (429, 503). A 400 or 404 would come back again however "
+                "long you waited, and a 500 or 502 does not say that waiting helps, so hand it back at once (return "
+                "it, or raise an exception carrying it).")
 FIX_NO_HEADER = ("When retry_after_seconds() gives None (no header, or one like \"soon\"), wait "
-                 "`backoff_delay(attempt, policy)` seconds instead; never let a bad header crash the client.")
+                 "`backoff_delay(attempt, policy)` seconds instead; never let a bad header crash the client. "
+                 "Test for None (`if seconds is None`), not for a false value: 0 is a usable Retry-After.")
 
 SIGNATURE_OF_CLIENT = "def get_with_retries(url, *, policy=RetryPolicy(), client=None, sleep=time.sleep)"
 CALL = "get_with_retries()"
@@ -98,9 +102,11 @@ class Scenario:
     replies: tuple[dict, ...]
     expect: Expect
     max_attempts: int = 4
+    policy: tuple[tuple[str, object], ...] = ()  #: more RetryPolicy fields than max_attempts, as (name, value)
 
     def as_param(self) -> dict:
-        return {"name": self.name, "replies": list(self.replies), "max_attempts": self.max_attempts}
+        return {"name": self.name, "replies": list(self.replies), "max_attempts": self.max_attempts,
+                "policy": dict(self.policy)}
 
 
 def at_least(seconds: float) -> tuple[float, float]:
@@ -109,6 +115,12 @@ def at_least(seconds: float) -> tuple[float, float]:
 
 
 ANY = (0.0, math.inf)
+#: a policy whose backoff is far from 0: a client that mistakes Retry-After: 0 for "missing" sleeps about 100 s
+SLOW_BACKOFF = (("backoff", "fixed"), ("base", 100.0), ("cap", 100.0))
+#: backoff_delay(1, SLOW_BACKOFF) under any of the three jitters, and more than 0: full jitter draws below
+#: 2 µs with probability 2e-8, so a correct client fails this by bad luck about once in 50 million gradings
+BACKOFF = (2e-6, 100.5)
+AT_ONCE = at_least(0)  #: "retry now": sleep(0), or a little jitter of the client's own, or no sleep at all
 OK = {"status": 200}
 
 SCENARIOS = [
@@ -117,6 +129,10 @@ SCENARIOS = [
              Expect(2, (at_least(2),), final=2)),
     Scenario("429, Retry-After: 3", RETRY_SECONDS, ({"status": 429, "retry_after": "3"}, OK),
              Expect(2, (at_least(3),), final=2)),
+    Scenario("503, Retry-After: 30 (longer than policy.cap)", RETRY_SECONDS, ({"status": 503, "retry_after": "30"}, OK),
+             Expect(2, (at_least(30),), final=2)),
+    Scenario("503, Retry-After: 0", RETRY_SECONDS, ({"status": 503, "retry_after": "0"}, OK),
+             Expect(2, (AT_ONCE,), final=2, sleep_optional=True), policy=SLOW_BACKOFF),
     Scenario("each answer its own Retry-After", RETRY_SECONDS,
              ({"status": 503, "retry_after": "1"}, {"status": 503, "retry_after": "4"}, OK),
              Expect(3, (at_least(1), at_least(4)), final=3)),
@@ -124,16 +140,19 @@ SCENARIOS = [
     Scenario("Retry-After: an HTTP-date 5 s ahead", RETRY_DATE, ({"status": 503, "date_in": 5}, OK),
              Expect(2, ((4.0, at_least(6)[1]),), final=2)),
     Scenario("Retry-After: an HTTP-date 60 s ago", RETRY_DATE, ({"status": 503, "date_in": -60}, OK),
-             Expect(2, ((0.0, 1.0),), final=2, sleep_optional=True)),
+             Expect(2, (AT_ONCE,), final=2, sleep_optional=True), policy=SLOW_BACKOFF),
     Scenario("503 every time, max_attempts=3", GIVES_UP, ({"status": 503, "retry_after": "1"},),
              Expect(3, (ANY, ANY), final=3, may_raise=True), max_attempts=3),
     Scenario("503 every time, max_attempts=1", GIVES_UP, ({"status": 503, "retry_after": "1"},),
              Expect(1, (), final=1, may_raise=True), max_attempts=1),
     Scenario("400", NO_RETRY, ({"status": 400},), Expect(1, may_raise=True)),
     Scenario("404", NO_RETRY, ({"status": 404},), Expect(1, may_raise=True)),
-    Scenario("503 without Retry-After", NO_HEADER, ({"status": 503}, OK), Expect(2, (ANY,), final=2)),
+    Scenario("500, Retry-After: 1", NO_RETRY, ({"status": 500, "retry_after": "1"},), Expect(1, may_raise=True)),
+    Scenario("502", NO_RETRY, ({"status": 502},), Expect(1, may_raise=True)),
+    Scenario("503 without Retry-After", NO_HEADER, ({"status": 503}, OK), Expect(2, (BACKOFF,), final=2),
+             policy=SLOW_BACKOFF),
     Scenario("503, Retry-After: soon", NO_HEADER, ({"status": 503, "retry_after": "soon"}, OK),
-             Expect(2, (ANY,), final=2)),
+             Expect(2, (BACKOFF,), final=2), policy=SLOW_BACKOFF),
 ]
 CHECKS = {
     SUCCESS: FIX_SUCCESS, RETRY_SECONDS: FIX_RETRY_SECONDS, RETRY_DATE: FIX_RETRY_DATE,
@@ -158,11 +177,12 @@ def describe_reply(reply: dict) -> str:
 
 def describe_replies(scenario: Scenario) -> str:
     shown = [describe_reply(reply) for reply in scenario.replies]
+    policy = "".join(f", {name}={value!r}" for name, value in scenario.policy)
     if len(shown) == 1 and scenario.expect.requests > 1:
-        return f"{shown[0]}, every time (max_attempts={scenario.max_attempts})"
+        return f"{shown[0]}, every time (max_attempts={scenario.max_attempts}{policy})"
     if len(shown) == 1:
-        return shown[0] + (f" (max_attempts={scenario.max_attempts})" if scenario.max_attempts != 4 else "")
-    return ", then ".join(shown)
+        return shown[0] + (f" (max_attempts={scenario.max_attempts}{policy})" if scenario.max_attempts != 4 or policy else "")
+    return ", then ".join(shown) + (f" (RetryPolicy({policy[2:]}))" if policy else "")
 
 
 def plural(count: int, word: str) -> str:
@@ -172,6 +192,8 @@ def plural(count: int, word: str) -> str:
 def describe_range(low: float, high: float) -> str:
     if math.isinf(high):
         return "a sleep of any length"
+    if (low, high) == BACKOFF:
+        return f"sleep(backoff_delay(1, policy)): more than 0, at most {high:g} s"
     if (low, high) == at_least(low):
         return f"sleep({low:g}) (a little more, up to {high:g} s, is fine too)"
     return f"a sleep of {low:g}–{high:g} s"
