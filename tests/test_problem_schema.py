@@ -81,6 +81,7 @@ WRONG = [
                                           "            application/problem+json: {}\n"))],
      ps.ERRORS_USE_PROBLEM, ps.NO_SCHEMA),
     ("fail-validation-responses-deleted", [(VALIDATION_RESPONSES, "")], ps.KEEPS_ERRORS, ps.MISSING_ERROR),
+    ("fail-400-deleted", [(RESPONSE_400, "")], ps.KEEPS_ERRORS, "POST /orders no longer documents its 400"),
     ("fail-broken-ref-to-problem",
      [("                $ref: '#/components/schemas/Problem'\n", "                $ref: '#/components/schemas/Problems'\n")],
      REFS_RESOLVE, "leads nowhere"),

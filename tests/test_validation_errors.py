@@ -51,7 +51,7 @@ def create_order(body):
         errors.append({"detail": "must be two capital letters", "pointer": "/shipping/country"})
     if "express" in shipping and not isinstance(shipping["express"], bool):
         errors.append({"detail": "must be true or false", "pointer": "/shipping/express"})
-    errors += [{"detail": "is not a member of an order", "pointer": "/" + name}
+    errors += [{"detail": "is not a member of an order", "pointer": "/" + name.replace("~", "~0").replace("/", "~1")}
                for name in body if name not in ("item", "quantity", "shipping")]
     if errors:
         return ANSWER
@@ -100,14 +100,16 @@ CASES = {
     "fail-validator-map-plain-dict": ({API: ('    "body": MediaTypeDict({', '    "body": ({')}, ve.ONE_PROBLEM,
                                       "answered 201, not 422"),
     "fail-validator-map-not-a-mapping": ({API: ("VALIDATOR_MAP = {", "VALIDATOR_MAP = 5\nUNUSED = {")}, ve.RUNS,
-                                         runs.REQUEST_CRASHED),
+                                         runs.APP_FAILED_BOTH),
     "fail-validator-map-body-not-a-mapping": ({API: ('    "body": MediaTypeDict({', '    "body": 5,\n    "unused": ({')},
                                               ve.RUNS, runs.RAISED_IN_CONNEXION),
     "fail-orders-without-content-type": ({API: (RETURN_ORDER, "    return order, 201\n")}, ve.VALID_ACCEPTED,
                                          ve.SEVERAL_MEDIA_TYPES),
     "pass-400-instead-of-422": ({API: (RAISE, RAISE.replace("422", "400"))}, None, None),
     "pass-uri-fragment-pointers": ({API: (POINTER, POINTER.replace('return "".join(', 'return "#" + "".join('))}, None, None),
-    "pass-missing-and-unexpected-named-on-the-object": ({API: [NATURAL_ENTRIES]}, None, None),
+    "fail-missing-and-unexpected-named-on-the-object": ({API: [NATURAL_ENTRIES]}, ve.EVERY_MISTAKE, ve.MISSED),
+    "fail-names-not-escaped": ({API: (POINTER, '    return "".join("/" + str(part) for part in path)\n')},
+                               ve.EVERY_MISTAKE, "no entry points at /gift~1wrap"),
     "pass-validation-by-hand-in-the-handler": ({API: BY_HAND.replace("ANSWER", AS_PROBLEM), SPEC: LENIENT_BODY}, None, None),
     "pass-only-json-in-the-validator-map": ({API: (re.compile(r'    "body": MediaTypeDict\(\{.*?\}\),\n', re.S),
                                                   '    "body": MediaTypeDict({"*/*json": EveryErrorValidator}),\n')},

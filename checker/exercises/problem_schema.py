@@ -53,7 +53,8 @@ MISSING_ERROR = ("{where}: {op} no longer documents {what}. Keep the error respo
                  "their content instead.")
 
 #: error responses the starter documents; the learner changes their content, not whether they exist
-KEPT = [("/orders", "post", ("400", "422", "4XX"), "its 400/422 validation problems"),
+KEPT = [("/orders", "post", ("400", "4XX"), "its 400 (a body that is not a JSON order)"),
+        ("/orders", "post", ("422", "4XX"), "its 422 validation problems"),
         ("/orders", "post", ("default",), "a `default` response"),
         ("/orders/{order_id}", "get", ("404", "4XX"), "its 404"),
         ("/orders/{order_id}", "get", ("default",), "a `default` response")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document, responses_of, status_get
 from checker.exercises.headers_spec import check_no_duplicates
+from checker.exercises.runs import first_paragraph
 from checker.operations import operation_problems
 from checker.results import ExerciseResult
 from checker.spec import get_ci, where_in
@@ -88,11 +89,6 @@ def check_status_ref(document, result: ExerciseResult, hint: str) -> None:
         result.add(STATUS_USES_REF, False, WRONG_REF.format(where=where_in(entry, shown, "$ref"), found=entry["$ref"], ref=REF) + hint)
     else:
         result.add(STATUS_USES_REF, True)
-
-
-def first_paragraph(text: str) -> str:
-    """Connexion's schema errors run to a page; the first paragraph says what matters."""
-    return text.strip().split("\n\n")[0]
 
 
 def check_connexion_loads(submission: Submission, run, result: ExerciseResult, hint: str) -> None:

@@ -25,6 +25,8 @@ HUNG_REQUEST = "{operation} did not answer request #{request} within {seconds:g}
 CRASHED_IMPORTING = "importing oas3/{module}.py ended the process (exit code {code}): does it call os._exit() at module level?"
 CRASHED = "the process running your code ended during request #{request} (exit code {code}): does your code call os._exit() or sys.exit()?"
 APP_FAILED = "connexion could not build the app from {spec}: {text}"
+APP_FAILED_BOTH = ("connexion could not build the app, from your spec or from the checker's copy alike, so the cause is "
+                   "in {module}.py (what it hands connexion): {text}")
 OPERATION_MISSING = ("{text}. `connexion run` refuses to start for the same reason: name the function as the "
                      "operationId says, or change the operationId in oas3/{spec}.")
 RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
@@ -60,8 +62,14 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
     failed_import = run.first("import-failed")
     if failed_import:
         problems.append(describe_import_failure(failed_import["error"], module, spec))
-    if not run.of("app-ready"):
-        problems += unique(app_failure(e, spec) for e in run.of("app-failed"))
+    failures = run.of("app-failed")
+    if not run.of("app-ready") and len(failures) > 1 and len({e["error"]["text"] for e in failures}) == 1:
+        if failures[0]["error"]["type"] == "OperationMissing":
+            problems.append(app_failure(failures[0], spec))
+        else:  # the checker's own spec fails alike, so the cause is in the module, not the spec
+            problems.append(APP_FAILED_BOTH.format(text=first_paragraph(failures[0]["error"]["text"]), module=module))
+    elif not run.of("app-ready"):
+        problems += unique(app_failure(e, spec) for e in failures)
     crashed = run.first("request-crashed")
     if crashed:
         error = crashed["error"]
@@ -101,7 +109,11 @@ def app_failure(event: dict, spec: str) -> str:
     if event["error"]["type"] == "OperationMissing":  # the same whichever spec was tried
         return OPERATION_MISSING.format(text=event["error"]["text"], spec=spec)
     shown = f"oas3/{spec}" if event["spec"].endswith(spec) else "the checker's copy of the spec"
-    return APP_FAILED.format(spec=shown, text=event["error"]["text"].strip().split("\n\n")[0])
+    return APP_FAILED.format(spec=shown, text=first_paragraph(event["error"]["text"]))
+
+
+def first_paragraph(text: str) -> str:
+    return text.strip().split("\n\n")[0]
 
 
 def unique(lines) -> list[str]:

@@ -60,8 +60,9 @@ FALSE_ALARM = "an entry points at {pointer}, which was right (detail: {detail!r}
 VALIDATOR_MAP_SHAPE = ("Your VALIDATOR_MAP was in use: it must look like `{\"body\": MediaTypeDict({\"*/*json\": "
                        "YourValidator})}`, with a subclass of connexion's JSONRequestBodyValidator.")
 NOTHING_LISTED = "no answer had an `errors` array, so there is nothing to compare with the mistakes sent yet (see above)."
-FIX_MISSED = ("Report every member jsonschema's `iter_errors()` finds, not only the first; a missing or unexpected "
-              "member is best pointed at directly (/item, /colour).")
+FIX_MISSED = ("Report every member jsonschema's `iter_errors()` finds, not only the first, each with a pointer to "
+              "the member itself: a missing or unexpected member too (/item, /colour, not \"\" or the object holding "
+              "it), and `~0`/`~1` for a `~` or `/` in its name (/gift~1wrap).")
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class Mistake:
 
     @property
     def pointer(self) -> str:
-        return "/" + "/".join(self.path)
+        """The RFC 6901 pointer to the member: `~` and `/` in a name are written `~0` and `~1`."""
+        return "".join("/" + part.replace("~", "~0").replace("/", "~1") for part in self.path)
 
     def describe(self) -> str:
         name = ".".join(self.path)
@@ -108,7 +110,7 @@ SLOTS = [
     [Mistake(("quantity",), 0), Mistake(("quantity",), "two"), Mistake(("quantity",), 1000)],
     [Mistake(("shipping", "country"), "France"), Mistake(("shipping", "country"), "fr"), Mistake(("shipping", "country"), 33)],
     [Mistake(("shipping", "express"), "yes"), Mistake(("shipping", "express"), 1)],
-    [Mistake(("colour",), "red", add=True)],
+    [Mistake(("colour",), "red", add=True), Mistake(("gift/wrap",), True, add=True), Mistake(("note~1",), "hi", add=True)],
 ]
 
 
@@ -161,13 +163,9 @@ def parse_pointer(text: str) -> list[str] | None:
 
 
 def covers(tokens: list[str], detail: str, mistake: Mistake) -> bool:
-    """Does an entry (pointer tokens, detail) report `mistake`? Missing and unexpected members may be
-    reported on the object that lacks or has them, if the detail names them (as jsonschema does)."""
-    if tokens == list(mistake.path):
-        return True
-    if (mistake.remove or mistake.add) and tokens == list(mistake.path[:-1]):
-        return re.search(rf"\b{re.escape(mistake.path[-1])}\b", detail) is not None
-    return False
+    """Does an entry (pointer tokens, detail) report `mistake`? The task asks for a pointer to the member
+    itself, so a missing or unexpected member reported on the object that lacks or has it does not count."""
+    return tokens == list(mistake.path)
 
 
 def entry_issues(answer: dict, errors) -> tuple[list[str], list]:
@@ -218,7 +216,8 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
 
 def validator_map_hint(run) -> str:
     """When connexion broke down with the learner's VALIDATOR_MAP in place, say what shape it must have."""
-    broke = run.first("request-crashed") or any(a.get("error") and "line" not in a["error"] for a in run.of("response"))
+    broke = (run.first("request-crashed") or (run.of("app-failed") and not run.of("app-ready"))
+             or any(a.get("error") and "line" not in a["error"] for a in run.of("response")))
     return VALIDATOR_MAP_SHAPE + " " if run.first("option") and broke else ""
 
 
