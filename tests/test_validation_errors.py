@@ -98,7 +98,8 @@ CASES = {
                           "oas3/problems_api.py:"),
     "fail-module-missing": ({API: None}, ve.RUNS, runs.MISSING_MODULE),
     "fail-validator-map-plain-dict": ({API: ('    "body": MediaTypeDict({', '    "body": ({')}, ve.ONE_PROBLEM,
-                                      "answered 201, not 422"),
+                                      ve.PLAIN_DICT),
+    "fail-status-is-a-string": ({API: ("status=422", 'status="422"')}, ve.RUNS, ve.COROUTINE),
     "fail-validator-map-not-a-mapping": ({API: ("VALIDATOR_MAP = {", "VALIDATOR_MAP = 5\nUNUSED = {")}, ve.RUNS,
                                          runs.APP_FAILED_BOTH),
     "fail-validator-map-body-not-a-mapping": ({API: ('    "body": MediaTypeDict({', '    "body": 5,\n    "unused": ({')},
@@ -180,3 +181,14 @@ def test_cases_cover_one_two_and_three_mistakes_of_every_kind():
 ])
 def test_json_pointers_are_read_as_rfc_6901_says(text, tokens):
     assert ve.parse_pointer(text) == tokens
+
+
+def test_no_tick_beside_a_cross_saying_nothing_came_back(results):
+    """A check may not pass on answers another check says never came."""
+    for case, result in results.items():
+        texts = " ".join(check.message for check in result.checks if not check.passed)
+        passed = {check.name for check in result.checks if check.passed}
+        if ve.NO_INVALID_ANSWERED in texts:
+            assert not passed & {ve.ONE_PROBLEM, ve.ERRORS_ARRAY}, (case, passed)
+        if ve.NOTHING_LISTED in texts:
+            assert ve.ERRORS_ARRAY not in passed, (case, passed)

@@ -59,6 +59,12 @@ MISSED = "no entry points at {pointers}"
 FALSE_ALARM = "an entry points at {pointer}, which was right (detail: {detail!r})"
 VALIDATOR_MAP_SHAPE = ("Your VALIDATOR_MAP was in use: it must look like `{\"body\": MediaTypeDict({\"*/*json\": "
                        "YourValidator})}`, with a subclass of connexion's JSONRequestBodyValidator.")
+NO_INVALID_ANSWERED = "no answer to an invalid order came back, so there is nothing to judge yet (see the first check)."
+PLAIN_DICT = ("Your VALIDATOR_MAP's \"body\" is a plain dict, so connexion matched no media type with it and "
+              "validated nothing: wrap it in connexion's MediaTypeDict (`from connexion.datastructures import "
+              "MediaTypeDict`), which matches \"*/*json\" against application/json, as the lesson shows.")
+COROUTINE = ("That TypeError is what connexion raises when a ProblemException or problem() gets a `status` that is "
+             "not an integer: write `status=422`, not `status=\"422\"`.")
 NOTHING_LISTED = "no answer had an `errors` array, so there is nothing to compare with the mistakes sent yet (see above)."
 FIX_MISSED = ("Report every member jsonschema's `iter_errors()` finds, not only the first, each with a pointer to "
               "the member itself: a missing or unexpected member too (/item, /colour, not \"\" or the object holding "
@@ -211,13 +217,16 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
             result.add(name, False, f"no answer came back to check; fix the problem above first. {hint}")
         return
     grade_valid(answers, result, hint)
-    grade_invalid(answers, result, hint)
+    grade_invalid(answers, result, hint, run.of("option"))
 
 
 def validator_map_hint(run) -> str:
     """When connexion broke down with the learner's VALIDATOR_MAP in place, say what shape it must have."""
     broke = (run.first("request-crashed") or (run.of("app-failed") and not run.of("app-ready"))
              or any(a.get("error") and "line" not in a["error"] for a in run.of("response")))
+    crashed = run.first("request-crashed")
+    if crashed and "'coroutine' object is not callable" in crashed["error"].get("text", ""):
+        return COROUTINE + " "
     return VALIDATOR_MAP_SHAPE + " " if run.first("option") and broke else ""
 
 
@@ -242,13 +251,14 @@ def problem_body(answer: dict) -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def grade_invalid(answers: dict, result: ExerciseResult, hint: str) -> None:
+def grade_invalid(answers: dict, result: ExerciseResult, hint: str, options: list[dict] | None = None) -> None:
     shape, arrays, missed, alarms = [], [], [], []
-    first_only, listed = False, 0
+    first_only, listed, answered = False, 0, 0
     for number, case in enumerate(cases(), start=len(VALID_ORDERS) + 1):
         answer = answers.get(number)
         if answer is None:
             continue
+        answered += 1
         label = ", ".join(mistake.describe() for mistake in case)
         if answer["status"] not in (400, 422):
             shape.append((number, label, WRONG_STATUS.format(status=answer["status"])))
@@ -269,9 +279,16 @@ def grade_invalid(answers: dict, result: ExerciseResult, hint: str) -> None:
             if not any(covers(tokens, detail, m) for m in case) and pointer not in ("/", "#/"):
                 alarms.append((number, label, FALSE_ALARM.format(pointer=pointer, detail=detail[:80])))
     total = len(cases())
+    if not answered:  # no verdict on answers that never came: never a tick beside a cross
+        for name in (ONE_PROBLEM, ERRORS_ARRAY, EVERY_MISTAKE, NO_FALSE_ALARM):
+            result.add(name, False, f"{NO_INVALID_ANSWERED} {hint}")
+        return
     grouped = summarise([(number, issue) for number, _label, issue in shape], total, "invalid orders")
-    result.add(ONE_PROBLEM, not shape, f"{grouped}\nAnswer each with connexion's problem(...) or a ProblemException, "
-               f"status 422 (or 400). {hint}")
+    accepted = any(status == WRONG_STATUS.format(status=201) for _n, _l, status in shape)
+    plain = any(o.get("body_kind") == "dict" for o in options or [])
+    fix = PLAIN_DICT if accepted and plain else ("Answer each with connexion's problem(...) or a ProblemException, "
+                                                   "status 422 (or 400).")
+    result.add(ONE_PROBLEM, not shape, f"{grouped}\n{fix} {hint}")
     message = f"{len(arrays)} problems in {total} answers:\n{lines(arrays)}"
     if first_only:
         message += "\n" + FIRST_ONLY

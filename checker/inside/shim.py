@@ -272,9 +272,12 @@ def op_build_app(specs: list[str], module: str, options_from: dict | None = None
     report: dict = {"failures": [], "options": []}
     options = {}
     for option, attribute in (options_from or {}).items():
-        if getattr(learner, attribute, None) is not None:
-            options[option] = getattr(learner, attribute)
-            report["options"].append({"option": option, "attribute": attribute})
+        value = getattr(learner, attribute, None)
+        if value is not None:
+            options[option] = value
+            body = value.get("body") if isinstance(value, dict) else None
+            report["options"].append({"option": option, "attribute": attribute, "kind": type(value).__name__,
+                                      "body_kind": type(body).__name__})
     if clock:
         found = getattr(learner, "clock", None)
         report["clock"] = {"found": callable(found), "kind": type(found).__name__ if hasattr(learner, "clock") else None}
