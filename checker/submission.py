@@ -100,7 +100,7 @@ class Submission:
 
     def _start(self, key: str, tasks: list[dict]) -> None:
         if key not in self._workers:
-            self._workers[key] = Worker(tasks, self.staged.folder, self.staged.refusal, deadline=self.deadline)
+            self._workers[key] = Worker(tasks, self.staged.folder, self.refusal, deadline=self.deadline)
 
     def status_run(self) -> WorkerRun:
         """GET /status through the checker's reference spec and the learner's api.py."""
@@ -114,6 +114,18 @@ class Submission:
             return self._workers[APP_SAMPLING].result()
         self.prestart({SPEC_LOAD})
         return self._workers[APP_ONLY].result()
+
+    def refusal(self, name: str) -> str | None:
+        """Why `oas3/name` must not reach connexion: not staged (a link, too large), or a spec whose YAML the
+        checker's safe loader refuses (an alias bomb, say), which would otherwise be blamed on the code."""
+        if self.staged.refusal(name):
+            return self.staged.refusal(name)
+        if name.endswith((".yaml", ".yml")) and self.path(name).exists():
+            try:
+                self.document(name)
+            except YamlProblem as problem:
+                return f"{problem.where}: {problem}"
+        return None
 
     def refusals(self) -> dict[str, str]:
         """Every file of oas3/ left out of grading (a link, a device, too large), with the reason."""

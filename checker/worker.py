@@ -67,8 +67,8 @@ class Events:
 class Shim:
     """What a driver may ask of the shim: commands with a phase (for messages) and a time limit."""
 
-    def __init__(self, sandbox: Sandbox, run: WorkerRun):
-        self.sandbox, self.run = sandbox, run
+    def __init__(self, sandbox: Sandbox, run: WorkerRun, refusal: Refusal = lambda _name: None):
+        self.sandbox, self.run, self.refusal = sandbox, run, refusal
         self.phase = "starting"
 
     def call(self, op: str, limit: float = STALL_LIMITS["serving"], phase: str = "serving", **arguments):
@@ -96,7 +96,14 @@ def import_module(shim: Shim, module: str, events: Events, refusal: Refusal) -> 
 def build_app(shim: Shim, events: Events, specs: list[str | None], module: str, **options) -> str | None:
     """Build the app from the first spec that works (names as `Shim.spec` takes them); return
     its base path (what connexion puts before every path, from the spec's `servers`), or None."""
-    paths = [shim.spec(spec) for spec in specs if spec]
+    paths = []
+    for spec in filter(None, specs):
+        if shim.refusal(spec):  # never handed to connexion: the checker's own YAML check said why
+            events("app-failed", spec=shim.spec(spec), error={"type": "Refused", "text": shim.refusal(spec)})
+        else:
+            paths.append(shim.spec(spec))
+    if not paths:
+        return None
     report = shim.call("build-app", STALL_LIMITS["starting"], specs=paths, module=module, **options)
     for option in report.get("options", []):
         events("option", **option)
@@ -187,8 +194,7 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
     if not import_module(shim, task["module"], events, refusal):
         return
     if task["kind"] == "serve":
-        specs = [None if refusal(task["spec"]) else task["spec"], task.get("fallback_spec")]
-        base = build_app(shim, events, specs, task["module"])
+        base = build_app(shim, events, [task["spec"], task.get("fallback_spec")], task["module"])
         if base is not None:
             serve(shim, events, base + task["path"], task["requests"], task.get("sequential", False))
         return
@@ -213,7 +219,7 @@ class Worker:
 
     def _drive(self) -> None:
         run, events = self._run, Events(self._run)
-        shim = Shim(self._sandbox, run)
+        shim = Shim(self._sandbox, run, self._refusal)
         try:
             ready = self._sandbox.receive(STALL_LIMITS["starting"])
             if not ready.get("ready"):

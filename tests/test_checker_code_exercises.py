@@ -89,6 +89,15 @@ def test_spec_connexion_cannot_load_is_reported_and_the_code_still_graded(tmp_pa
     assert "see exercise headers-spec" in failed(result)[hi.APP_FROM_SPEC]
 
 
+def test_an_alias_bomb_is_blamed_on_the_spec_and_the_code_still_graded(tmp_path):
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"] + [
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]" for i in range(8)]
+    folder = make_submission(tmp_path, {SPEC: ("paths:", "x-bomb:\n" + "".join(f"  {line}\n" for line in levels) + "paths:")})
+    result = grade(folder, "headers-impl")["headers-impl"]
+    assert set(failed(result)) == {hi.APP_FROM_SPEC}
+    assert "expands to more than 200,000 values" in failed(result)[hi.APP_FROM_SPEC]
+
+
 def test_share_message_states_the_confidence_interval(tmp_path):
     folder = make_submission(tmp_path, {API: api_module(f"return {DOWN}")})
     message = failed(grade(folder, "headers-impl")["headers-impl"])[hi.SHARE]
