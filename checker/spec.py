@@ -139,6 +139,18 @@ def where_in(node: Any, shown_as: str, key: str | None = None) -> Where:
     return Where(shown_as)
 
 
+def find_key(node: Any, shown_as: str, key: str, path: tuple = ()) -> Iterator[tuple[tuple, Where]]:
+    """Yield (path of the mapping holding it, where it is written) for every `key` in the document."""
+    if isinstance(node, dict):
+        if key in node:
+            yield path, where_in(node, shown_as, key)
+        for name, value in node.items():
+            yield from find_key(value, shown_as, key, (*path, str(name)))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from find_key(value, shown_as, key, (*path, str(index)))
+
+
 def duplicate_keys(node: Any, shown_as: str) -> Iterator[tuple[str, Where, int]]:
     """Yield (key, where the repeat is, line of the first one) for every repeated key."""
     if isinstance(node, MarkedDict):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document, responses_of, status_get
 from checker.results import ExerciseResult
-from checker.spec import Document, duplicate_keys, get_ci, where_in
+from checker.spec import Document, duplicate_keys, find_key, get_ci, where_in
 from checker.submission import HEADERS_SPEC, Submission
 
 LESSON = "03-Service-Unavailable.ipynb"
@@ -48,7 +50,8 @@ def validation_errors(document: Document) -> list[str]:
         for error in validator(document.data, base_uri=document.uri).iter_errors():
             error = most_useful(error)
             where = locate(document, list(error.absolute_path))
-            messages.append(f"{where}: {plain(error)}")
+            moved = misplaced(error)
+            messages.append(f"{where}: {moved}\n    (the validator says: {plain(error)})" if moved else f"{where}: {plain(error)}")
     except Exception as error:  # noqa: BLE001 - the validator raises on what it cannot follow
         messages.append(f"{document.shown_as}: the validator stopped: {error}")
     return messages
@@ -62,6 +65,40 @@ def most_useful(error):
             break
         error = max(candidates, key=lambda e: len(e.absolute_path))
     return error
+
+
+#: where each OpenAPI keyword belongs, for keys written in the wrong place
+BELONGS = {
+    "components": "at the left margin, beside `paths:`",
+    "paths": "at the left margin, beside `openapi:` and `info:`",
+    "responses": "under an operation (beside `operationId:`), or under `components:`",
+    "headers": "under a response, beside its `description:` and `content:`, or under `components:`",
+    "content": "under a response or a request body, beside its `description:`",
+    "schema": "under a media type such as `application/problem+json:`, or under a header or parameter",
+    "schemas": "under `components:`",
+    "description": "under a response, an operation or `info:`",
+    "operationId": "under an operation such as `get:`",
+}
+#: maps whose keys are names the learner chose, not OpenAPI keywords: what each key names there
+NAMED = {"headers": "a header name", "responses": "a status code or a response name", "schemas": "a schema name",
+         "content": "a media type such as application/problem+json", "paths": "a path such as /status",
+         "properties": "a member name"}
+
+
+def misplaced(error) -> str | None:
+    """When the complaint is an OpenAPI keyword in the wrong place, say where it is and where it belongs."""
+    path = [str(part) for part in error.absolute_path]
+    if error.validator in ("additionalProperties", "patternProperties") or "does not match any of the regexes" in error.message:
+        keys = re.findall(r"'([^']+)'", error.message.split(" do")[0]) or []
+        key = next((k for k in keys if k in BELONGS), None)
+        if key is None:
+            return None
+        inside = f"`{path[-1]}:`" if path else "the top level"
+        return f"`{key}:` is not allowed inside {inside}; it belongs {BELONGS[key]}. Check its indentation."
+    if error.validator in ("oneOf", "anyOf") and len(path) >= 2 and path[-1] in BELONGS and path[-2] in NAMED:
+        return (f"`{path[-1]}:` sits inside `{path[-2]}:`, where each key is {NAMED[path[-2]]}; `{path[-1]}:` "
+                f"belongs {BELONGS[path[-1]]}. Check its indentation.")
+    return None
 
 
 def plain(error) -> str:
@@ -99,6 +136,21 @@ def schema_admits_delay_seconds(schema) -> bool:
         return False
 
 
+def broken_ref_messages(document: Document) -> list[str]:
+    """Every `$ref` that leads nowhere; where its target is written somewhere else in the file, say where."""
+    messages = []
+    for error in document.broken_refs():
+        text = f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
+        target = error.ref.split("#", 1)[1].strip("/").split("/") if error.ref.startswith("#/") else []
+        found = next(find_key(document.data, document.shown_as, target[-1]), None) if target else None
+        if found is not None:
+            path, where = found
+            text += (f"\n    `{target[-1]}:` is written at {where}, under `{': '.join(path) or 'the top level'}:`; "
+                     f"the $ref looks for it under `{': '.join(target[:-1])}:`. Check its indentation.")
+        messages.append(text)
+    return messages
+
+
 def check_no_duplicates(document, result: ExerciseResult, hint: str) -> None:
     """Add the "no key is written twice" check: YAML silently keeps only the last of two equal keys."""
     repeats = [DUPLICATE_KEY.format(where=w, key=k, first=f) for k, w, f in duplicate_keys(document.data, document.shown_as)]
@@ -112,10 +164,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
         return
     hint = " " + lesson_hint(LESSON, SECTION)
     check_no_duplicates(document, result, hint)
-    broken = [
-        f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
-        for error in document.broken_refs()
-    ]
+    broken = broken_ref_messages(document)
     result.add(REFS_RESOLVE, not broken, "\n".join(broken) + hint)
     if broken:
         return

@@ -6,7 +6,8 @@ from typing import Any
 
 from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document
-from checker.exercises.headers_spec import REFS_RESOLVE, VALID_OPENAPI, check_no_duplicates, validation_errors
+from checker.exercises.headers_spec import (REFS_RESOLVE, VALID_OPENAPI, broken_ref_messages, check_no_duplicates,
+                                            validation_errors)
 from checker.results import ExerciseResult
 from checker.spec import BrokenRef, Document, where_in
 from checker.submission import Submission
@@ -82,8 +83,7 @@ def is_error_code(code: str) -> bool:
 def spec_basics(document: Document, result: ExerciseResult, hint: str) -> bool:
     """Add the duplicate-key, $ref and OpenAPI-validity checks; False if refs are broken (nothing more can be read)."""
     check_no_duplicates(document, result, hint)
-    broken = [f"{error.where}: `$ref: {error.ref}` leads nowhere ({error}). Check the file name and the path after `#`."
-              for error in document.broken_refs()]
+    broken = broken_ref_messages(document)
     result.add(REFS_RESOLVE, not broken, "\n".join(broken) + hint)
     if broken:
         return False
