@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_checker.py [--runs 7]
 
 Prints the median wall time of the whole command with the sandbox and without
-it (`CHECKER_NO_SANDBOX=1`), runs interleaved so both see the same machine; the
+it (`CHECKER_SANDBOX=none`), runs interleaved so both see the same machine; the
 median time of each exercise (pytest's own per-item call durations); the cost of
 starting one sandbox (`bwrap ... python -c pass` against a plain `python -c
 pass`); and, for comparison, the naive approach the checker replaces: 2000 GET
