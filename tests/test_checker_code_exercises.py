@@ -134,6 +134,8 @@ def test_a_base_path_in_servers_is_where_requests_go(tmp_path):
     folder = make_submission(tmp_path, {SPEC: ("paths:", "servers:\n  - url: /datetime/v1\npaths:")})
     results = grade(folder, "headers-spec", "headers-impl", "reusable-responses")
     assert all(result.passed for result in results.values()), {k: str(v) for k, v in results.items()}
+    runs_check = next(check for check in results["headers-impl"].checks if check.name == runs.RUNS)
+    assert "below your spec's base path /datetime/v1" in runs_check.message  # it says where it asked
 
 
 @pytest.mark.parametrize("case, api", RIGHT_CODE, ids=[c[0] for c in RIGHT_CODE])

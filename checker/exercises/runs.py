@@ -100,7 +100,10 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
                                                        text=error["text"]))
     if problems and run.output.strip() and run.ended != "finished":
         problems.append("What your code printed last:\n" + indent_tail(run.output))
-    result.add(name, not problems, "\n".join(problems) + (" " + hint if problems else ""))
+    ready = run.first("app-ready")
+    base = ready.get("base_path") if ready else ""
+    info = f"requests went below your spec's base path {base} (from `servers`), where connexion serves them" if base else ""
+    result.add(name, not problems, "\n".join(problems) + (" " + hint if problems else ""), info=info)
     return answers
 
 
