@@ -57,6 +57,8 @@ FEEDBACK_TIMEOUT = ("The grader stopped checking your work after {seconds:g} sec
                     "`pytest checker/` yourself and look for code that waits or loops forever.")
 FEEDBACK_CHECKER_ERROR = ("The checker could not finish grading your work (exit code {code}); this is "
                           "not a verdict on it. Please show this file to your instructor.")
+FEEDBACK_LINK = ("{name} is a link to {target}, not a folder: hand in the folder itself (a link could lead to "
+                 "someone else's work).")
 FEEDBACK_NOT_A_FOLDER = ("{name} is a file, not a folder: hand in a folder laid out like notebooks/ "
                          "(with oas3/ inside), not an archive or a single file.")
 
@@ -163,8 +165,9 @@ def grader_fingerprint() -> str:
 
 def graded_root(folder: Path) -> Path:
     """The folder to hand the checker: the learner's own, or notebooks/ inside a repository clone."""
-    if not (folder / "oas3").is_dir() and (folder / "notebooks" / "oas3").is_dir():
-        return folder / "notebooks"
+    clone = folder / "notebooks"
+    if not (folder / "oas3").is_dir() and not clone.is_symlink() and (clone / "oas3").is_dir():
+        return clone  # never a linked notebooks/: it could lead to another learner's work
     return folder
 
 
@@ -243,6 +246,9 @@ def grade_learner(learner: Learner, settings: Settings, running: Running) -> dic
     """Grade one learner and write their feedback and result; None if the gradebook is stopping."""
     if running.stopping.is_set():
         return None
+    if learner.path.is_symlink():
+        message = FEEDBACK_LINK.format(name=learner.name, target=os.readlink(learner.path))
+        return finish(learner, settings, NOT_A_FOLDER, message, feedback=message + "\n")
     if not learner.path.is_dir():
         message = FEEDBACK_NOT_A_FOLDER.format(name=learner.name)
         return finish(learner, settings, NOT_A_FOLDER, message, feedback=message + "\n")

@@ -298,6 +298,9 @@ def test_attacks_in_a_gradebook_run_gain_nothing_and_harm_no_one(tmp_path):
         wrong = make_submission(classroom / name, {"oas3/api.py": WRONG_API})
         api = wrong / "oas3/api.py"
         api.write_text(source.replace("TARGETS", repr(targets)) + "\n" + api.read_text())
+    (classroom / "linked-learner").symlink_to(classroom / "honest")  # graded on someone else's folder?
+    (classroom / "linked-notebooks").mkdir()
+    (classroom / "linked-notebooks" / "notebooks").symlink_to(classroom / "honest")
     checker_before, venv_before = tree_digest(REPO / "checker"), site_packages_listing()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "checker.gradebook", str(classroom), "--out", str(out), "--jobs", "2",
@@ -307,9 +310,12 @@ def test_attacks_in_a_gradebook_run_gain_nothing_and_harm_no_one(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     time.sleep(4)  # longer than the daemon waits before it strikes
     results = {path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")}
-    assert set(results) == {"honest", "honest-too", *ATTACKS}
+    assert set(results) == {"honest", "honest-too", "linked-learner", "linked-notebooks", *ATTACKS}
     for name in ("honest", "honest-too"):
         assert results[name]["score"] == 5, results[name]
+    for name in ("linked-learner", "linked-notebooks"):
+        assert results[name]["score"] == 0, results[name]
+    assert "is a link to" in results["linked-learner"]["gradebook"]["notes"]
     for name in ATTACKS:
         assert results[name]["exercises"]["headers-impl"]["score"] == 0, (name, results[name])
         assert results[name]["gradebook"]["isolation"] == "bubblewrap"
