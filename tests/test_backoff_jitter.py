@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -18,7 +19,9 @@ from checker.exercises import backoff_jitter as bj
 CLIENT = "oas3/client.py"
 SOLUTION = (SOLUTIONS / CLIENT).read_text()
 EXERCISE = "backoff-jitter"
-DRAW = "    return random.uniform(delay - policy.spread, delay + policy.spread)\n"
+DRAW = ('    if policy.jitter == "full":\n        return random.uniform(0.0, delay)\n'
+        '    if policy.jitter == "equal":\n        return random.uniform(delay / 2, delay)\n'
+        '    return random.uniform(max(0.0, delay - policy.spread), delay + policy.spread)  # "bounded": never below 0\n')
 SLEEP = "        sleep(backoff_delay(attempt, policy) if delay is None else delay)\n"
 
 
@@ -68,7 +71,9 @@ WRONG = [
      {bj.CAP}, bj.CAP, bj.PILED),
     ("fail-fixed-treated-as-exponential", patched(('    if policy.backoff == "fixed":', '    if False:')),
      {bj.FIXED}, bj.FIXED, "retry 4 with fixed backoff"),
-    ("fail-declares-full-draws-bounded", patched(declare("full")), RANGES, bj.FIXED, "“full” jitter"),
+    ("fail-declares-full-draws-bounded", patched(declare("full"), draw("return random.uniform(delay - policy.spread, "
+                                                                       "delay + policy.spread)")),
+     RANGES, bj.FIXED, "“full” jitter"),
     ("fail-unknown-jitter-declared", patched(declare("gaussian")), {bj.DECLARED}, bj.DECLARED,
      "RetryPolicy().jitter is 'gaussian'"),
     ("fail-cycles-through-precomputed-jitter", patched(
@@ -238,3 +243,19 @@ def test_repeats_and_piling_at_the_cap_are_counted_exactly():
     config = next(c for c in bj.CONFIGS if c.check == bj.CAP and c.delay == c.cap == 16.0)
     assert bj.repeats(values.tolist()) == 29
     assert "30 of 32 delays were exactly the cap, 16 s" in bj.range_problem(values, "bounded", config)
+
+
+def test_the_solution_honours_every_jitter_mode_and_never_goes_below_zero():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("solution_client", SOLUTIONS / "oas3" / "client.py")
+    client = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = client  # dataclasses look their module up there
+    spec.loader.exec_module(client)
+    ranges = {"full": (0.0, 4.0), "equal": (2.0, 4.0), "bounded": (3.5, 4.5)}
+    for jitter, (low, high) in ranges.items():
+        policy = client.RetryPolicy(jitter=jitter, base=1.0)
+        draws = [client.backoff_delay(3, policy) for _ in range(2000)]
+        assert low <= min(draws) and max(draws) <= high and max(draws) - min(draws) > 0.9 * (high - low), jitter
+    tiny = client.RetryPolicy(base=0.1, spread=0.5, backoff="fixed")
+    assert min(client.backoff_delay(1, tiny) for _ in range(2000)) >= 0.0

@@ -382,10 +382,13 @@ def clock_asking() -> float:
 
 
 class Tripwire:
-    """Stands in for time.sleep: a real sleep is reported to the parent, and does not wait."""
+    """Stands in for time.sleep: a real sleep is reported to the parent, and does not wait.
 
-    def __init__(self, module):
-        self.module, self.original = module, time.sleep
+    `noted`: keep the first few real sleeps here instead of asking the parent about each one
+    (backoff_delay is drawn thousands of times, and a sleep there only earns a message)."""
+
+    def __init__(self, module, noted: list | None = None):
+        self.module, self.original, self.noted = module, time.sleep, noted
 
     def __enter__(self):
         time.sleep = self
@@ -400,7 +403,12 @@ class Tripwire:
             setattr(self.module, name, self.original)
 
     def __call__(self, seconds=None, *extra) -> None:
-        sleep_asking(seconds, *extra, real=True)
+        if self.noted is None:
+            sleep_asking(seconds, *extra, real=True)
+            return
+        if len(self.noted) < 3:
+            self.noted.append({"seconds": shown(seconds), "real": True, "where": where()})
+        as_seconds(seconds)
 
 
 def transport():
@@ -541,17 +549,17 @@ def op_sample(policy: dict, retry: int, count: int) -> dict:
     made = make_policy(policy)
     if made["kind"] != "returned":
         return {"policy_failed": made}
-    chosen, function = STATE.pop("value"), module.backoff_delay
-    with Tripwire(module):
+    chosen, function, noted = STATE.pop("value"), module.backoff_delay, []
+    with Tripwire(module, noted):
         outcome = guarded(lambda: [function(retry, chosen) for _ in range(count)], limit=SAMPLING_LIMIT)
     if outcome["kind"] != "returned":
-        return {"outcome": outcome}
+        return {"outcome": outcome, "sleeps": noted}
     values = STATE.pop("value")
     numbers_ = [number(v) for v in values]
     if any(v is None for v in numbers_):
         bad = next(v for v, n in zip(values, numbers_) if n is None)
-        return {"not_a_number": {"type": type(bad).__name__, "repr": safe_repr(bad)}}
-    return {"values": numbers_}
+        return {"not_a_number": {"type": type(bad).__name__, "repr": safe_repr(bad)}, "sleeps": noted}
+    return {"values": numbers_, "sleeps": noted}
 
 
 def op_breaker(threshold: int, cooldown: float) -> dict:

