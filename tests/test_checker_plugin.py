@@ -77,7 +77,7 @@ def test_an_empty_submission_fails_every_exercise_clearly(tmp_path):
 
 
 def test_a_hanging_api_costs_under_30_seconds_and_hides_no_yaml_verdict(tmp_path):
-    folder = make_submission(tmp_path / "s", {API: "import time\ntime.sleep(3600)\n"})
+    folder = make_submission(tmp_path / "s", {API: "import time\ntime.sleep(3600)\n\n\ndef get_status():\n    pass\n"})
     grades = tmp_path / "grades.json"
     started = time.monotonic()
     done = run_checker("--submission", str(folder), "--grade-json", str(grades))

@@ -71,12 +71,16 @@ class Channel:
         """A callback: the parent answers it before anything else happens here.
 
         The time-limit alarm is held off meanwhile, so a question is never left without
-        its reply read (which would then be taken for the next command)."""
+        its reply read (which would then be taken for the next command), and paused, so
+        a learner call's time limit counts its own time, not the parent's answering."""
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        left = signal.setitimer(signal.ITIMER_REAL, 0)[0]
         try:
             self.send(ask=question)
             return self.receive()["reply"]
         finally:
+            if left:
+                signal.setitimer(signal.ITIMER_REAL, left)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGALRM})
 
 
