@@ -11,8 +11,10 @@ assignment, or an import).
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
+MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")  #: a module `connexion run` finds beside the spec
 NO_MODULE = "operationId `{operation_id}`: there is no oas3/{module}.py to import it from"
 NO_FUNCTION = "operationId `{operation_id}`: {module}.py has no function `{name}` (it defines {defines})"
 
@@ -36,6 +38,9 @@ def operation_problems(folder: Path, operation_ids: list[str]) -> list[str]:
     problems, parsed = [], {}
     for operation_id in dict.fromkeys(operation_ids):  # connexion may resolve one id more than once
         module, _, name = operation_id.rpartition(".")
+        if not MODULE_NAME.fullmatch(module):  # never a path: only a file of the submission's own folder is read
+            problems.append(NO_MODULE.format(operation_id=operation_id, module=module[:60] or operation_id[:60]))
+            continue
         source = folder / f"{module}.py"
         if module not in parsed:
             try:

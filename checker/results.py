@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  #: terminal control characters, all but \t and \n
+
+
+def printable(text: str) -> str:
+    """Text safe to print on a teacher's terminal: learner code's control characters (a screen clear, a
+    fake title, a carriage return over the score) are shown as escapes, never obeyed."""
+    return CONTROL.sub(lambda found: repr(found.group())[1:-1], text)
 
 
 @dataclass
@@ -42,7 +52,7 @@ class ExerciseResult:
 
     def add(self, name: str, passed: bool, message: str = "", info: str = "") -> Check:
         """Record a check; `message` is shown when it fails, `info` when it passes."""
-        check = Check(name, bool(passed), info if passed else message)
+        check = Check(name, bool(passed), printable(info if passed else message))
         self.checks.append(check)
         return check
 

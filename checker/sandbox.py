@@ -48,10 +48,11 @@ SANDBOX_FOLDER, SANDBOX_SHIM, SANDBOX_REFERENCE = "/submission/oas3", "/shim", "
 MEMORY_LIMIT = 3 * 1024**3  #: bytes of address space per process
 TREE_MEMORY = 2 * 1024**3  #: bytes of memory for the whole sandbox, where a cgroup can be made
 MAX_PROCESSES = 128  #: processes and threads in one sandbox (RLIMIT_NPROC, and its cgroup's pids.max)
+CPU_PERIOD = 100_000  #: µs; a sandbox's processes share at most one CPU, however many they are
 SCRATCH_BYTES = 64 * 1024**2  #: size of the sandbox's private /tmp
 FILE_SIZE = 64 * 1024**2  #: largest file learner code may write
-MESSAGE_LIMIT = 1024**2  #: bytes the parent accepts in one message
-RUN_LIMIT = 64 * 1024**2  #: bytes the parent accepts from one sandbox in all
+MESSAGE_LIMIT = 256 * 1024  #: bytes the parent accepts in one message (2500 backoff draws take about 50 KiB)
+RUN_LIMIT = 16 * 1024**2  #: bytes the parent accepts from one sandbox in all (a whole run takes about 2 MiB)
 OUTPUT_LIMIT = 16 * 1024  #: bytes of learner output kept (the last ones are shown in messages)
 FIRST_UID = 200_000  #: sandboxes started by root run as FIRST_UID + n, a uid no account uses
 
@@ -202,7 +203,8 @@ def _limits() -> None:  # pragma: no cover - runs in the child, before exec
 
 
 class ControlGroup:
-    """A cgroup capping the sandbox's memory and process count together, where one can be made."""
+    """A cgroup capping the sandbox's memory, process count and CPU (one core) together, where one can be
+    made: a learner who forks a hundred busy loops slows other learners' grading no more than one would."""
 
     def __init__(self):
         self.paths: list[Path] = []
@@ -211,10 +213,12 @@ class ControlGroup:
         name = f"resilient-checker-{os.getpid()}-{time.monotonic_ns()}"
         unified = Path("/sys/fs/cgroup")
         if (unified / "cgroup.controllers").exists():  # cgroup v2
-            self._make(unified / name, {"memory.max": TREE_MEMORY, "pids.max": MAX_PROCESSES})
+            self._make(unified / name, {"memory.max": TREE_MEMORY, "pids.max": MAX_PROCESSES,
+                                        "cpu.max": f"{CPU_PERIOD} {CPU_PERIOD}"})
         else:  # cgroup v1: one hierarchy per controller
             self._make(unified / "memory" / name, {"memory.limit_in_bytes": TREE_MEMORY})
             self._make(unified / "pids" / name, {"pids.max": MAX_PROCESSES})
+            self._make(unified / "cpu" / name, {"cpu.cfs_period_us": CPU_PERIOD, "cpu.cfs_quota_us": CPU_PERIOD})
 
     def _make(self, path: Path, settings: dict) -> None:
         try:

@@ -7,6 +7,7 @@ never constructed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -73,6 +74,10 @@ class _MarkingLoader(yaml.SafeLoader):
 _MarkingLoader.add_constructor("tag:yaml.org,2002:map", _MarkingLoader.construct_mapping)
 
 
+#: connexion renders every spec as a Jinja2 template before reading it as YAML (connexion/spec.py)
+TEMPLATE_SYNTAX = re.compile(r"\{\{|\{%|\{#")
+
+
 def load_yaml(path: Path, shown_as: str) -> Any:
     """Parse `path` with safe loading; raise YamlProblem with a line and column."""
     try:
@@ -81,6 +86,13 @@ def load_yaml(path: Path, shown_as: str) -> Any:
         raise YamlProblem("the file is missing", Where(shown_as)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise YamlProblem(f"the file cannot be read ({error})", Where(shown_as)) from None
+    template = TEMPLATE_SYNTAX.search(text)
+    if template:
+        line = text.count("\n", 0, template.start()) + 1
+        column = template.start() - (text.rfind("\n", 0, template.start()) + 1) + 1
+        raise YamlProblem(f"`{template.group()}` starts Jinja2 template code, which connexion runs before it reads a "
+                          "spec, so the file it serves would differ from the one you wrote; remove it",
+                          Where(shown_as, line, column))
     loader = _MarkingLoader(text)
     try:
         node = loader.get_single_node()

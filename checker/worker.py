@@ -28,6 +28,7 @@ REQUEST_TIMEOUT = 2.0  #: seconds a single request may take
 ALL_BROKEN_AFTER = 50  #: stop sampling if none of this many answers was a 200 or 503
 BATCH = 50  #: requests the sequential test asks for at a time
 MAX_EVENTS = 20_000  #: events kept per worker
+MAX_HEADERS, MAX_VALUE = 100, 8300  #: header pairs, and characters of each value and of a body, kept per answer
 NO_ANSWER = {"type": "NoAnswer", "text": "the process running your code finished the request without an answer"}
 
 Refusal = Callable[[str], "str | None"]  #: why a file of the submission was not staged (checker.staging)
@@ -118,6 +119,34 @@ def build_app(shim: Shim, events: Events, specs: list[str | None], module: str, 
     return None
 
 
+def bounded(answer: dict) -> dict:
+    """An answer cut to what any check reads, whatever the sandbox sent: the parent keeps every answer
+    of a run, so each must stay small (a handful of headers, short values, a short body)."""
+    if "crashed" in answer:
+        return {"crashed": bounded_error(answer["crashed"])}
+    headers = answer.get("headers") if isinstance(answer.get("headers"), list) else []
+    pairs = [[str(pair[0])[:100], str(pair[1])[:MAX_VALUE]] for pair in headers[:MAX_HEADERS]
+             if isinstance(pair, list) and len(pair) == 2]
+    kept = {"status": answer["status"] if type(answer.get("status")) is int else 0, "headers": pairs,
+            "body": str(answer.get("body", ""))[:MAX_VALUE]}
+    if type(answer.get("clock_reads")) is int:
+        kept["clock_reads"] = answer["clock_reads"]
+    if "error" in answer:
+        kept["error"] = bounded_error(answer["error"])
+    return kept
+
+
+def bounded_error(error) -> dict:
+    """A learner error summary (type, text, file, line, code, column), each part short."""
+    if not isinstance(error, dict):
+        return {"type": "Error", "text": str(error)[:500]}
+    kept = {key: str(error[key])[:500] for key in ("type", "text", "file", "code") if key in error}
+    kept.update({key: error[key] for key in ("line", "column") if type(error.get(key)) is int})
+    kept.setdefault("type", "Error")
+    kept.setdefault("text", "")
+    return kept
+
+
 def send(shim: Shim, events: Events, requests: list[dict], first: int = 1, **extra) -> list[dict]:
     """Send requests one command each; report every answer; stop at the first that went wrong."""
     answers = []
@@ -129,7 +158,7 @@ def send(shim: Shim, events: Events, requests: list[dict], first: int = 1, **ext
             if gone.how == "hung":
                 events("request-timeout", request=number, seconds=REQUEST_TIMEOUT, **extra)
             raise
-        answer = got[0] if got else {"crashed": NO_ANSWER}
+        answer = bounded(got[0]) if got and isinstance(got[0], dict) else {"crashed": NO_ANSWER}
         if "crashed" in answer:
             events("request-crashed", request=number, error=answer["crashed"], **extra)
             return answers
@@ -147,11 +176,12 @@ def serve(shim: Shim, events: Events, path: str, requests: int, sequential: bool
         batch = min(BATCH if sequential else requests, requests - number)
         state = {"stop": False}
 
-        def take(answer: dict) -> None:
+        def take(item) -> None:
             nonlocal unavailable, expected, number
             if state["stop"]:
                 return  # the rest of a batch the test no longer needs
             number += 1
+            answer = bounded(item) if isinstance(item, dict) else {"crashed": NO_ANSWER}
             if "crashed" in answer:
                 events("request-crashed", request=number, error=answer["crashed"])
                 state["stop"] = True

@@ -334,3 +334,42 @@ def test_a_flood_is_cut_off_with_a_verdict(tmp_path):
     result = grade(wrong, "status-endpoint")["status-endpoint"]
     assert not result.passed
     assert "sent the checker more than" in str(result)
+
+
+# -- found by a red-team pass: the parent itself must not be led anywhere ------------------
+
+def test_an_operation_id_cannot_make_the_parent_read_files_outside_the_submission(tmp_path):
+    folder = make_submission(tmp_path / "reader", {"oas3/ex-04-01-headers.yaml": (
+        "operationId: api.get_status", f"operationId: {REPO}/checker/sandbox.nope")})
+    text = str(grade(folder, "reusable-responses")["reusable-responses"])
+    assert "there is no oas3/" in text and "bwrap_path" not in text
+
+
+SSTI = ("# {{ cycler.__init__.__globals__.__builtins__.exec(\"import __main__ as m\\nm.CHANNEL.send(done={'operation_ids':"
+        " ['api.get_status']})\") }}\n")
+
+
+def test_template_code_in_a_spec_is_refused_and_never_run(tmp_path):
+    """connexion renders specs as Jinja2 templates: a template could run code where no learner code should."""
+    folder = make_submission(tmp_path / "ssti")
+    spec = folder / "oas3/ex-04-01-headers.yaml"
+    spec.write_text(SSTI + spec.read_text().replace("info:\n  title: Status API\n", "x-info:\n  title: Status API\n"))
+    result = grade(folder, "reusable-responses")["reusable-responses"]
+    assert result.score == 0
+    assert "starts Jinja2 template code" in str(result)
+
+
+def test_a_huge_ratelimit_field_costs_the_parent_no_time(tmp_path):
+    folder = make_submission(tmp_path / "quadratic", {"oas3/ratelimit_api.py": (
+        "\"RateLimit\": f'\"{POLICY}\";r={remaining};t={reset}'", "\"RateLimit\": f'\"{POLICY}\";r={remaining};t={reset}' + ',a' * 450000")})
+    started = time.monotonic()
+    result = grade(folder, "rate-limit")["rate-limit"]
+    assert time.monotonic() - started < 60
+    assert "characters long; a RateLimit field needs a few dozen" in str(result)
+
+
+def test_terminal_control_characters_from_learner_code_are_shown_not_obeyed(tmp_path):
+    folder = make_submission(tmp_path / "ansi", {"oas3/api.py": (
+        "def get_status():\n", "def get_status():\n    raise RuntimeError('\\x1b[2J\\x1b]0;PWNED\\x07 score 25/25\\r')\n")})
+    text = str(grade(folder, "status-endpoint")["status-endpoint"])
+    assert "\x1b" not in text and "\r" not in text and "\\x1b[2J" in text

@@ -144,6 +144,13 @@ def parse_list(value: str) -> list[Item]:
             reader.fail("a list must not end with ','")
 
 
+MAX_FIELD = 2048  #: characters; a RateLimit field is a few dozen, and the parser's time grows with the square
+
+
 def parse_field(values: list[str]) -> list[Item]:
     """Parse every line of a field as one list, as RFC 9651 section 4.2 combines them."""
-    return parse_list(", ".join(values))
+    combined = ", ".join(values)
+    if len(combined) > MAX_FIELD:
+        raise FieldError(f"the field is {'at least ' if '…[' in combined else ''}{len(combined):,} characters long; "
+                         "a RateLimit field needs a few dozen")
+    return parse_list(combined)

@@ -183,6 +183,11 @@ def start(submission: Submission) -> None:
                            path=PATH, quota=DEFAULT_QUOTA, window=DEFAULT_WINDOW, max_quota=MAX_QUOTA)
 
 
+def shorten(text: str, most: int = 120) -> str:
+    """A header value as a message quotes it: whole when short, else its start and its length."""
+    return text if len(text) <= most else f"{text[:most - 20]}… ({len(text):,} characters)"
+
+
 def lines(issues: list[str]) -> str:
     shown = issues[:SHOWN_LINES]
     if len(issues) > SHOWN_LINES:
@@ -214,7 +219,7 @@ def policy_issue(answer: dict, first: list) -> str | None:
     values = header_values(answer, "ratelimit-policy")
     if not values:
         return POLICY_MISSING
-    value = ", ".join(values)
+    value = shorten(", ".join(values))
     try:
         items = parse_field(values)
     except FieldError as error:
@@ -247,7 +252,7 @@ def ratelimit_issue(answer: dict, names: set, expected: int | None, why: str, wi
     values = header_values(answer, "ratelimit")
     if not values:
         return RATELIMIT_MISSING
-    value = ", ".join(values)
+    value = shorten(", ".join(values))
     try:
         items = parse_field(values)
     except FieldError as error:

@@ -43,6 +43,7 @@ from pathlib import Path
 from asgi import exchange, start
 
 BODY_LIMIT = 2000  #: characters of each body sent back
+HEADER_LIMIT = 8192  #: characters of each header value sent back (the first 100 headers)
 CALL_LIMIT = 1.0  #: real seconds one learner call may take (with the fakes it takes about a millisecond)
 SAMPLING_LIMIT = 2.0  #: real seconds for one batch of backoff_delay draws
 ATTEMPT_HEADER = "X-Checker-Attempt"  #: the parent numbers every answer of its flaky server
@@ -161,6 +162,26 @@ def own_functions(module) -> list[str]:
 def op_preload(modules: list[str]) -> None:
     for name in modules:
         importlib.import_module(name)
+    if "connexion" in modules:
+        sandbox_templates()
+
+
+def sandbox_templates() -> None:
+    """Connexion renders every spec as a Jinja2 template; render it in Jinja2's own sandbox instead,
+    so a template in a spec cannot run code (the parent refuses template syntax in learner specs too)."""
+    import connexion.spec
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
+
+    class SandboxedJinja:
+        Template = staticmethod(environment.from_string)
+
+        def __getattr__(self, name):
+            return getattr(jinja2, name)
+
+    connexion.spec.jinja2 = SandboxedJinja()
 
 
 def op_import(module: str) -> dict:
@@ -301,6 +322,11 @@ def op_build_app(specs: list[str], module: str, options_from: dict | None = None
     return report
 
 
+def cut(value: str) -> str:
+    """A header value, or its start marked as cut (so no check mistakes a cut value for the whole)."""
+    return value if len(value) <= HEADER_LIMIT else f"{value[:HEADER_LIMIT]}…[{len(value):,} characters in all]"
+
+
 def base_path(spec: str) -> str:
     """Where connexion serves the spec's paths: the path of its first `servers` URL ("" if none)."""
     from connexion.spec import Specification
@@ -335,7 +361,7 @@ def op_request(method: str = "GET", path: str = "/", headers: dict | None = None
         except Exception as error:  # noqa: BLE001 - connexion itself raised: reported, so we live to say so
             CHANNEL.send(item={"crashed": learner_frame(error)})
             return
-        answer = {"status": status, "headers": [list(pair) for pair in pairs],
+        answer = {"status": status, "headers": [[name[:100], cut(value)] for name, value in pairs[:100]],
                   "body": received[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT],
                   "clock_reads": STATE["clock"].calls}
         if "error" in last_error:
