@@ -166,7 +166,9 @@ def _bwrap_argv(bwrap: str, command: list[str], folder: Path | None, binds: dict
             argv += ["--symlink", os.readlink(system), system]
         elif os.path.isdir(system):
             argv += ["--ro-bind", system, system]
-    made = {"/"}
+    # The private /tmp first: a bind below /tmp (a venv in /tmp/clone/.venv, say) must land on it, not under it.
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp"]
+    made = {"/", "/tmp", "/proc", "/dev"}
 
     def bind(source: str, target: str) -> None:
         """A read-only bind, its parent folders made traversable (bwrap makes them 0700 as root)."""
@@ -184,8 +186,7 @@ def _bwrap_argv(bwrap: str, command: list[str], folder: Path | None, binds: dict
             bind(prefix, prefix)
     for source, target in binds.items():
         bind(source, target)
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
-             "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
+    argv += ["--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", "/tmp", "--setenv", "PYTHONDONTWRITEBYTECODE", "1",
              "--setenv", "PYTHONUNBUFFERED", "1", "--chdir", str(folder) if folder else "/tmp", "--", *command]
     return argv
 

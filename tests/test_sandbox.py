@@ -371,3 +371,19 @@ def test_terminal_control_characters_from_learner_code_are_shown_not_obeyed(tmp_
         "def get_status():\n", "def get_status():\n    raise RuntimeError('\\x1b[2J\\x1b]0;PWNED\\x07 score 25/25\\r')\n")})
     text = str(grade(folder, "status-endpoint")["status-endpoint"])
     assert "\x1b" not in text and "\r" not in text and "\\x1b[2J" in text
+
+
+def test_a_folder_bound_below_tmp_is_seen_inside_not_hidden_by_the_private_tmp(tmp_path):
+    """A clone in /tmp keeps its .venv there: the sandbox's own /tmp must not hide it."""
+    from checker import sandbox
+
+    shared = tmp_path / "venv-like"
+    shared.mkdir()
+    (shared / "marker").write_text("here")
+    shared.chmod(0o755)
+    for parent in shared.parents:
+        if str(parent).startswith("/tmp/") and parent.stat().st_mode & 0o005 != 0o005:
+            parent.chmod(parent.stat().st_mode | 0o005)
+    argv = sandbox._bwrap_argv(sandbox.bwrap_path(), ["/bin/cat", f"{shared}/marker"], None, {str(shared): str(shared)})
+    done = subprocess.run(argv, capture_output=True, text=True, preexec_fn=sandbox._limits, timeout=60)
+    assert done.stdout == "here", done.stderr
