@@ -75,14 +75,15 @@ RATELIMIT_MISSING = "there is no RateLimit header"
 RATELIMIT_BROKEN = "RateLimit {value!r} is not a Structured Field List: {error}"
 RATELIMIT_UNKNOWN = "RateLimit {value!r} names no policy of RateLimit-Policy (expected \"{names}\")"
 RATELIMIT_R = "RateLimit {value!r}: r should be {expected} ({why})"
-RATELIMIT_T = "RateLimit {value!r}: t must be an integer from 0 to w={window} (seconds until the quota resets)"
+RATELIMIT_T = "RateLimit {value!r}: t must be an integer from 0 to w={window} (seconds until more quota is available)"
 WRONG_STATUS = "answered {status}, expected {expected}"
 RA_MISSING = "the 429 has no Retry-After"
 RA_INVALID = "Retry-After {value!r} is not whole seconds (digits only, e.g. \"60\")"
 RA_DATE = ("Retry-After {value!r} is an HTTP-date; send delay-seconds instead (e.g. \"60\"), which need no clock "
            "agreement between client and server and match RateLimit's t")
 RA_RANGE = "Retry-After is {value} s; after a refusal it must be at least 1 s and at most the window, w={window} s"
-RA_BEFORE_T = "Retry-After is {value} s but RateLimit says the quota resets in t={t} s; Retry-After must not come earlier"
+RA_BEFORE_T = ("Retry-After is {value} s but RateLimit says more quota comes in t={t} s; Retry-After must not come "
+               "earlier")
 HOLDS_FAILED = ("half-way through the Retry-After wait (at +{at:g} s) the request was served: Retry-After ({wait} s) "
                 "is longer than the real wait. Compute it from when the window ends.")
 AFTER_RETRY_REFUSED = ("refused at +0.5 s, the client waited the {wait} s Retry-After asked for, came back at +{at:g} s "
@@ -328,7 +329,7 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
               and (issue := ratelimit_issue(a, names, expected if a["status"] in (200, 429) else None, why, window))]
     issues += [(a["request"], issue) for a in by_phase.get("holds", []) if (issue := t_disagrees(a, names))]
     result.add(RATELIMIT, not issues, summary(issues, len(answers)) + "\nSend e.g. `RateLimit: \"anonymous\";r=2;t=41` on every "
-               "response: r requests left, t seconds until the quota resets. " + hint)
+               "response: r requests of quota available, t seconds until more is available. " + hint)
 
     refusals = by_phase.get("over", []) + by_phase.get("fresh-over", [])
     issues = [f"{label(a)}: {WRONG_STATUS.format(status=a['status'], expected=429)}" if a["status"] != 429
