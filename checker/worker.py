@@ -68,8 +68,8 @@ class Events:
 class Shim:
     """What a driver may ask of the shim: commands with a phase (for messages) and a time limit."""
 
-    def __init__(self, sandbox: Sandbox, run: WorkerRun, refusal: Refusal = lambda _name: None):
-        self.sandbox, self.run, self.refusal = sandbox, run, refusal
+    def __init__(self, sandbox: Sandbox, refusal: Refusal = lambda _name: None):
+        self.sandbox, self.refusal = sandbox, refusal
         self.phase = "starting"
 
     def call(self, op: str, limit: float = STALL_LIMITS["serving"], phase: str = "serving", **arguments):
@@ -249,7 +249,7 @@ class Worker:
 
     def _drive(self) -> None:
         run, events = self._run, Events(self._run)
-        shim = Shim(self._sandbox, run, self._refusal)
+        shim = Shim(self._sandbox, self._refusal)
         try:
             ready = self._sandbox.receive(STALL_LIMITS["starting"])
             if not ready.get("ready"):
