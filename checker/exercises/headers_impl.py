@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from checker import stats
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
-from checker.exercises.runs import app_failure, header_values, problem_issue, report_run, status_issues, summarise
+from checker.exercises.runs import NOTHING_TO_CHECK, app_failure, header_values, problem_issue, report_run, status_issues, summarise
 from checker.results import ExerciseResult
 from checker.submission import HEADERS_SPEC, SAMPLING, SPEC_LOAD, Submission
 
@@ -121,12 +121,11 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
                                             summarise(leaks, len(served), "200s")) if part)
         fixes = " ".join(fix for fix, found in ((FIX_RETRY_AFTER, issues), (FIX_LEAK, leaks)) if found)
         result.add(RETRY_AFTER, not issues and not leaks, f"{text}\n{fixes} {hint}")
-    none = "no answer came back to check; fix the problems above first."
     issues = [(a["request"], issue) for a in answers if (issue := no_store_issue(a))]
     result.add(NO_STORE, bool(answers) and not issues,
-               f"{summarise(issues, total, 'responses') if answers else none}\n{FIX_NO_STORE} {hint}")
+               f"{summarise(issues, total, 'responses') if answers else NOTHING_TO_CHECK}\n{FIX_NO_STORE} {hint}")
     issues = [(a["request"], issue) for a in answers if (issue := problem_issue(a))]
-    result.add(PROBLEMS, bool(answers) and not issues, f"{summarise(issues, total, 'responses') if answers else none}"
+    result.add(PROBLEMS, bool(answers) and not issues, f"{summarise(issues, total, 'responses') if answers else NOTHING_TO_CHECK}"
                f"\nBuild every answer with connexion's `problem(...)`. {hint}")
 
 

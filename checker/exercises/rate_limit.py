@@ -301,7 +301,7 @@ def grade_code(submission: Submission, result: ExerciseResult, hint: str) -> Non
             result.add(CLOCK, clock_ok, CLOCK_UNREAD + " " + hint)
     if not answers:
         for name in (POLICY, WITHIN_QUOTA, RATELIMIT, REFUSED, RETRY_AFTER, HOLDS, RESTORED):
-            result.add(name, False, f"no answer came back to check; fix the problem above first. {hint}")
+            result.add(name, False, f"{runs.NOTHING_TO_CHECK} {hint}")
         return
     fix_clock = "" if clock_ok else FIX_CLOCK
     policy = run.first("policy") or {"quota": DEFAULT_QUOTA, "window": DEFAULT_WINDOW, "advertised": False}

@@ -32,6 +32,7 @@ OPERATION_MISSING = ("{text}. `connexion run` refuses to start for the same reas
 RAISED = "{count} of {total} requests answered 500 because your code raised {type}: {text} (oas3/{file}:{line}: `{code}`)"
 RAISED_IN_CONNEXION = ("{count} of {total} requests answered 500 because connexion raised {type}: {text}, on no line "
                        "of yours: check what your module hands connexion (its options, its return values).")
+NOTHING_TO_CHECK = "no answer came back to check; fix the problem above first."
 FLOODED = ("the process running your code sent the checker {flood}, so it was stopped: the checker reads only the "
            "answers it asked for. Does your code write to file descriptors it did not open?")
 REQUEST_CRASHED = ("connexion could not answer request #{request} at all: {type}: {text}. Check what your module "

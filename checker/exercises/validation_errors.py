@@ -214,7 +214,7 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
                                                         validator_map_hint(run) + hint)}
     if not answers:
         for name in (VALID_ACCEPTED, ONE_PROBLEM, ERRORS_ARRAY, EVERY_MISTAKE, NO_FALSE_ALARM):
-            result.add(name, False, f"no answer came back to check; fix the problem above first. {hint}")
+            result.add(name, False, f"{runs.NOTHING_TO_CHECK} {hint}")
         return
     grade_valid(answers, result, hint)
     grade_invalid(answers, result, hint, run.of("option"))
