@@ -115,7 +115,7 @@ class FlakyServer:
         return {"status": reply.status, "headers": headers, "body": json.dumps(body)}
 
     def client(self):
-        """An httpx client whose requests all reach this server in-process (lesson 6 replays with it)."""
+        """An httpx client whose requests all reach this server in-process (lesson 7 replays with it)."""
         import httpx
 
         def handle(request: httpx.Request) -> httpx.Response:

@@ -80,7 +80,7 @@ from checker.drivers.fakes import SAMPLING_LIMIT
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
-LESSON = "06-Client-Retries.ipynb"
+LESSON = "07-Client-Retries.ipynb"
 SECTION = "Exercise backoff-jitter"
 PROBE = "checker.drivers.retry_backoff:run"
 KEY = "backoff-jitter"

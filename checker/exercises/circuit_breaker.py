@@ -27,7 +27,7 @@ from checker.drivers.fakes import CALL_LIMIT
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
-LESSON = "06-Client-Retries.ipynb"
+LESSON = "07-Client-Retries.ipynb"
 SECTION = "Exercise circuit-breaker"
 PROBE = "checker.drivers.retry_breaker:run"
 KEY = "circuit-breaker"

@@ -12,7 +12,7 @@ from checker.results import ExerciseResult
 from checker.spec import BrokenRef, Document, where_in
 from checker.submission import Submission
 
-LESSON = "05-Problem-Details-and-Rate-Limits.ipynb"
+LESSON = "05-Problem-Details.ipynb"
 SECTION = "Exercise problem-schema"
 SPEC = "ex-05-01-problems.yaml"
 PROBLEM_REF = "#/components/schemas/Problem"

@@ -15,7 +15,7 @@ from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document
 from checker.exercises.headers_impl import retry_after_valid
 from checker.exercises.headers_spec import schema_admits_delay_seconds
-from checker.exercises.problem_schema import LESSON, spec_basics
+from checker.exercises.problem_schema import spec_basics
 from checker.exercises.validation_errors import first_line
 from checker.exercises import runs
 from checker.exercises.runs import header_values, problem_issue, summarise
@@ -24,6 +24,7 @@ from checker.results import ExerciseResult
 from checker.spec import Document, get_ci, where_in
 from checker.submission import Submission
 
+LESSON = "06-Rate-Limits.ipynb"
 SECTION = "Exercise rate-limit"
 SPEC = "ex-05-02-ratelimit.yaml"
 MODULE = "ratelimit_api"

@@ -22,7 +22,7 @@ from checker.results import ExerciseResult
 from checker.worker import STALL_LIMITS, WorkerRun
 from checker.submission import Submission
 
-LESSON = "06-Client-Retries.ipynb"
+LESSON = "07-Client-Retries.ipynb"
 SECTION = "Exercise retry-after-client"
 MODULE = "client"  #: the learner's file, oas3/client.py
 PROBE = "checker.drivers.retry_client:run"

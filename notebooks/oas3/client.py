@@ -1,4 +1,4 @@
-"""A client for GET /status that is kind to a struggling server (lesson 06-Client-Retries).
+"""A client for GET /status that is kind to a struggling server (lesson 07-Client-Retries).
 
 Three exercises grade this file:
 
