@@ -17,8 +17,30 @@ from checker_support import SOLUTIONS, STARTERS, failed, grade, make_submission
 from checker.exercises import retry_after_client as rac
 
 CLIENT = "oas3/client.py"
-SOLUTION = (SOLUTIONS / CLIENT).read_text()
+FINISHED = (SOLUTIONS / CLIENT).read_text()
 EXERCISE = "retry-after-client"
+
+#: get_with_retries() as it stands after this exercise, before client-timeouts adds timeouts and a deadline:
+#: this exercise must pass it, and the wrong variants below are edits of it
+STAGE_ONE = '''def get_with_retries(url: str, *, policy: RetryPolicy = RetryPolicy(), client: httpx.Client | None = None,
+                     sleep=time.sleep, clock=time.monotonic) -> httpx.Response:
+    """GET `url`; on 429 or 503 wait and ask again, at most `policy.max_attempts` times in all."""
+    if client is None:
+        with httpx.Client() as own:
+            return get_with_retries(url, policy=policy, client=own, sleep=sleep, clock=clock)
+    attempts = max(1, policy.max_attempts)
+    for attempt in range(1, attempts + 1):
+        response = client.get(url)
+        if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
+            return response
+        delay = retry_after_seconds(response.headers.get("Retry-After"))
+        sleep(backoff_delay(attempt, policy) if delay is None else delay)
+    raise AssertionError("unreachable: the last attempt returns")
+
+
+'''
+SOLUTION = (FINISHED[:FINISHED.index("def get_with_retries")] + STAGE_ONE
+            + FINISHED[FINISHED.index("class CircuitOpen"):])
 
 LOOP = '''        response = client.get(url)
         if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
@@ -170,10 +192,11 @@ WRONG = [
      {rac.RETRY_SECONDS, rac.RETRY_DATE}, rac.RETRY_SECONDS, "The server answered 503 with Retry-After: 0, then 200 (RetryPolicy("),
     ("fail-no-wait-without-retry-after", patched(("backoff_delay(attempt, policy) if delay is None else delay",
                                                   "0 if delay is None else delay")),
-     {rac.NO_HEADER}, rac.NO_HEADER, "sleep(backoff_delay(1, policy)): more than 0, at most 100.5 s"),
+     {rac.NO_HEADER}, rac.NO_HEADER, "sleep(backoff_delay(attempt, policy)): more than 0, at most 100.5 s"),
 ]
 RIGHT = [
-    ("pass-solution", SOLUTION),
+    ("pass-solution", FINISHED),
+    ("pass-stage-one", SOLUTION),
     ("pass-class-based", CLASS_BASED),
     ("pass-raises-http-status-error", patched(("            return response\n        delay",
                                                "            return response.raise_for_status()\n        delay"))),
@@ -279,4 +302,4 @@ def test_scenario_messages_say_what_the_server_did_expected_and_found():
 
 
 def test_the_notebooks_copy_of_the_client_is_the_starter():
-    assert Path(STARTERS / CLIENT).read_text() != SOLUTION
+    assert Path(STARTERS / CLIENT).read_text() not in (SOLUTION, FINISHED)

@@ -71,12 +71,13 @@ class FakeClock:
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted answer: a status with an optional Retry-After, or a refused connection."""
+    """One scripted answer: a status with an optional Retry-After, a refused connection, or no answer at all."""
 
     status: int = 200
     retry_after: str | None = None  #: sent as is
     date_in: float | None = None  #: Retry-After as an HTTP-date this many seconds from now
     refuse: bool = False  #: the connection is refused instead of answered
+    slow: bool = False  #: no answer comes: the request ends only when its own timeout does
 
     @classmethod
     def from_json(cls, data: dict) -> Reply:
@@ -87,11 +88,22 @@ def http_date(timestamp: float) -> str:
     return format_datetime(datetime.fromtimestamp(timestamp, timezone.utc), usegmt=True)
 
 
-class FlakyServer:
-    """Plays `replies` in order, repeating the last one; logs every request it was asked."""
+def timeout_of(value) -> float | str | None:
+    """A request's read timeout as the shim reported it: seconds, None for none, or a short text for nonsense."""
+    if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)):
+        return value
+    return str(value)[:40]
 
-    def __init__(self, replies: list[Reply]):
-        self.replies = replies
+
+class FlakyServer:
+    """Plays `replies` in order, repeating the last one; logs every request it was asked.
+
+    A `slow` reply never comes: a request with a timeout ends when it runs out (the
+    clock, if any, moves on by that much), and one without waits for ever, so the
+    checker stops it (`waited-forever`)."""
+
+    def __init__(self, replies: list[Reply], clock: FakeClock | None = None):
+        self.replies, self.clock = replies, clock
         self.requests: list[dict] = []
 
     def answer(self, question: dict) -> dict:
@@ -99,10 +111,18 @@ class FlakyServer:
         number = len(self.requests) + 1
         if number > MAX_REQUESTS:
             return {"stop": "flooded"}
-        self.requests.append({"method": str(question.get("method"))[:10], "url": str(question.get("url"))[:200]})
+        timeout = timeout_of(question.get("timeout"))
+        self.requests.append({"method": str(question.get("method"))[:10], "url": str(question.get("url"))[:200],
+                              "timeout": timeout})
         reply = self.replies[min(number, len(self.replies)) - 1]
         if reply.refuse:
             return {"refuse": True}
+        if reply.slow:
+            if not isinstance(timeout, (int, float)) or timeout <= 0:
+                return {"stop": "waited-forever"}
+            if self.clock is not None:
+                self.clock.advance(timeout)
+            return {"timeout": True}
         now = time.time()
         headers = {ATTEMPT_HEADER: str(number), "Cache-Control": "no-store", "Date": http_date(math.floor(now)),
                    "Content-Type": "application/problem+json"}
@@ -119,12 +139,18 @@ class FlakyServer:
         import httpx
 
         def handle(request: httpx.Request) -> httpx.Response:
-            reply = self.answer({"method": request.method, "url": str(request.url)})
+            timeout = request.extensions.get("timeout", {}).get("read")
+            reply = self.answer({"method": request.method, "url": str(request.url), "timeout": timeout})
+            if reply.get("timeout"):
+                raise httpx.ReadTimeout(f"no answer within the request's timeout ({timeout:g} s)", request=request)
+            if reply.get("stop") == "waited-forever":
+                raise RuntimeError("the fake server never answers, and this request had no timeout: a real client "
+                                   "would wait for ever. Pass timeout=policy.timeout to client.get().")
             if "status" not in reply:
                 raise httpx.ConnectError("connection refused (the fake server is down)", request=request)
             return httpx.Response(reply["status"], headers=reply["headers"], content=reply["body"].encode())
 
-        return httpx.Client(transport=httpx.MockTransport(handle))
+        return httpx.Client(transport=httpx.MockTransport(handle), timeout=None)  # no default: as in the checker
 
 
 class Answers:
@@ -138,7 +164,12 @@ class Answers:
         if kind == "http" and self.server is not None:
             return self.server.answer(question)
         if kind == "sleep":
-            return self.log.answer(question)
+            reply = self.log.answer(question)
+            seconds = question.get("seconds")
+            if self.clock is not None and not reply and isinstance(seconds, (int, float)) \
+                    and not isinstance(seconds, bool) and 0 <= seconds < math.inf:
+                self.clock.advance(seconds)  # time passes while the learner's code sleeps
+            return reply
         if kind == "clock" and self.clock is not None:
             return self.clock.answer()
         return {"stop": "flooded"}

@@ -4,6 +4,9 @@ For each scenario (from `checker.exercises.retry_after_client.SCENARIOS`) the sh
 
     get_with_retries(URL, policy=RetryPolicy(max_attempts=N), client=<asks the parent>, sleep=<asks the parent>)
 
+(and `clock=<asks the parent>` for a scenario that says `clock`: then sleeps and timed-out
+requests move that clock on, as real time would pass)
+
 and the parent plays the scenario's replies (`FlakyServer`) and logs every sleep
 (flagged `real` when time.sleep was called instead of the injected one). One
 `scenario` event per scenario: the requests the server saw, the sleeps, and what
@@ -12,7 +15,7 @@ came back; a `scenario-start` event first, so a crash or hang is pinned to it.
 
 from __future__ import annotations
 
-from checker.drivers.fakes import CALL_LIMIT, CALL_SLACK, URL, Answers, FlakyServer, Reply, SleepLog
+from checker.drivers.fakes import CALL_LIMIT, CALL_SLACK, URL, Answers, FakeClock, FlakyServer, Reply, SleepLog
 
 FUNCTION = "get_with_retries"
 POLICY = "RetryPolicy"
@@ -27,9 +30,11 @@ def missing(shim, events, names: list[str], kind: str = "callable") -> bool:
     return False
 
 
-def call_client(shim, server: FlakyServer | None, log: SleepLog, policy: dict, limit: float = CALL_LIMIT) -> dict:
-    """One guarded call of get_with_retries with the parent answering its requests and sleeps."""
-    return shim.call("call", limit + CALL_SLACK, total=limit + CALL_SLACK, on_ask=Answers(server, log), function=FUNCTION, policy=policy, url=URL)
+def call_client(shim, server: FlakyServer | None, log: SleepLog, policy: dict, limit: float = CALL_LIMIT,
+                clock: FakeClock | None = None) -> dict:
+    """One guarded call of get_with_retries with the parent answering its requests, sleeps and, if given, clock."""
+    return shim.call("call", limit + CALL_SLACK, total=limit + CALL_SLACK, on_ask=Answers(server, log, clock),
+                     function=FUNCTION, policy=policy, url=URL, clock=clock is not None)
 
 
 def run(shim, events, module: str, scenarios: list[dict]) -> None:
@@ -38,11 +43,14 @@ def run(shim, events, module: str, scenarios: list[dict]) -> None:
         return
     for scenario in scenarios:
         events("scenario-start", name=scenario["name"])
-        server = FlakyServer([Reply.from_json(reply) for reply in scenario["replies"]])
+        clock = FakeClock() if scenario.get("clock") else None
+        server = FlakyServer([Reply.from_json(reply) for reply in scenario["replies"]], clock)
         log = SleepLog()
-        outcome = call_client(shim, server, log, {"max_attempts": scenario["max_attempts"], **scenario.get("policy", {})})
+        outcome = call_client(shim, server, log, {"max_attempts": scenario["max_attempts"], **scenario.get("policy", {})},
+                              clock=clock)
         if "policy_failed" in outcome:
             events("policy-failed", name=scenario["name"], max_attempts=scenario["max_attempts"],
-                   outcome=outcome["policy_failed"])
+                   policy=scenario.get("policy", {}), outcome=outcome["policy_failed"])
             return
-        events("scenario", name=scenario["name"], requests=server.requests, sleeps=log.entries, outcome=outcome)
+        events("scenario", name=scenario["name"], requests=server.requests, sleeps=log.entries, outcome=outcome,
+               clock_reads=clock.calls if clock else 0)

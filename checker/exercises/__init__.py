@@ -21,6 +21,7 @@ MODULES = [
     "rate_limit",
     "retry_after_client",
     "backoff_jitter",
+    "client_timeouts",
     "circuit_breaker",
 ]
 

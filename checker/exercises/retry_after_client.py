@@ -39,8 +39,9 @@ NO_HEADER = "a 503 without a usable Retry-After is still retried, after a backof
 # -- what went wrong while running the learner's code (shared by the client exercises) --
 MISSING = ("oas3/client.py has no {names} (it defines: {defines}). The checker calls them by these names: "
            "keep the starter's names.")
-POLICY_FAILED = ("RetryPolicy(max_attempts={max_attempts}) did not build a policy: {problem}. Keep the starter's "
-                 "RetryPolicy dataclass with its fields max_attempts, backoff, base, cap, jitter and spread.")
+POLICY_FAILED = ("RetryPolicy({fields}) did not build a policy: {problem}. Keep the starter's "
+                 "RetryPolicy dataclass with its fields max_attempts, backoff, base, cap, jitter, spread, timeout, "
+                 "max_wait and deadline.")
 SIGNATURE = ("calling {call} failed before any of your code ran: {type}: {text}. Keep the starter's signature: "
              "`{signature}`.")
 REAL_SLEEP = "your code slept for real: time.sleep({seconds}) at oas3/{file}:{line} (`{code}`). {fix}"
@@ -93,6 +94,8 @@ class Expect:
     final: int = 1  #: the request whose response is handed back
     may_raise: bool = False  #: an error response may come back inside an exception (`.response`)
     sleep_optional: bool = False  #: not sleeping at all is fine too (a Retry-After date in the past)
+    raises_error: bool = False  #: no response to hand back: the last transport error is raised (or one from it)
+    timeouts: float | None = None  #: every request must carry a read timeout of more than 0 and at most this
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,11 @@ class Scenario:
     expect: Expect
     max_attempts: int = 4
     policy: tuple[tuple[str, object], ...] = ()  #: more RetryPolicy fields than max_attempts, as (name, value)
+    clock: bool = False  #: pass get_with_retries() a `clock` that sleeps and timed-out requests move on
 
     def as_param(self) -> dict:
         return {"name": self.name, "replies": list(self.replies), "max_attempts": self.max_attempts,
-                "policy": dict(self.policy)}
+                "policy": dict(self.policy), "clock": self.clock}
 
 
 def at_least(seconds: float) -> tuple[float, float]:
@@ -166,6 +170,8 @@ CHECKS = {
 def describe_reply(reply: dict) -> str:
     if reply.get("refuse"):
         return "no answer (connection refused)"
+    if reply.get("slow"):
+        return "nothing at all (each request ends only when its own timeout does)"
     text = str(reply["status"])
     if reply.get("retry_after") is not None:
         text += f" with Retry-After: {reply['retry_after']}"
@@ -193,7 +199,7 @@ def describe_range(low: float, high: float) -> str:
     if math.isinf(high):
         return "a sleep of any length"
     if (low, high) == BACKOFF:
-        return f"sleep(backoff_delay(1, policy)): more than 0, at most {high:g} s"
+        return f"sleep(backoff_delay(attempt, policy)): more than 0, at most {high:g} s"
     if (low, high) == at_least(low):
         return f"sleep({low:g}) (a little more, up to {high:g} s, is fine too)"
     return f"a sleep of {low:g}–{high:g} s"
@@ -204,9 +210,14 @@ def describe_expected(scenario: Scenario) -> str:
     sleeps = ", ".join(describe_range(*r) for r in expect.sleeps) or "no sleep"
     if expect.sleep_optional:
         sleeps += " (or no sleep at all)"
+    sent = plural(expect.requests, "request")
+    if expect.timeouts is not None:
+        sent += f" ({'each ' if expect.requests > 1 else ''}with a timeout of at most {expect.timeouts:g} s)"
+    if expect.raises_error:
+        return f"{sent}, {sleeps}, then the last request's error raised (httpx.ReadTimeout or httpx.ConnectError)"
     status = status_of(scenario, expect.final)
     handed = "returned" + (", or raised inside an exception" if expect.may_raise else "")
-    return f"{plural(expect.requests, 'request')}, {sleeps}, then the {status} of request {expect.final} {handed}"
+    return f"{sent}, {sleeps}, then the {status} of request {expect.final} {handed}"
 
 
 def status_of(scenario: Scenario, request: int) -> str:
@@ -243,6 +254,8 @@ def describe_outcome(outcome: dict) -> str:
         return f"was stopped after {MAX_REQUESTS} requests: it never gave up"
     if kind == "slept-too-often":
         return f"was stopped after {MAX_SLEEPS} sleeps: it never gave up"
+    if kind == "waited-forever":
+        return "sent a request without a timeout to a server that never answers, and would have waited for ever"
     return f"was still running after {CALL_LIMIT:g} s of real time"
 
 
@@ -257,10 +270,16 @@ def fmt(seconds) -> str:
     return f"{seconds:.4g}" if isinstance(seconds, float) else str(seconds)
 
 
-def describe_found(event: dict) -> str:
+def describe_timeout(value) -> str:
+    return "none" if value is None else f"{value:g} s" if isinstance(value, (int, float)) else repr(value)
+
+
+def describe_found(event: dict, show_timeouts: bool = False) -> str:
     requests = event["requests"]
     methods = sorted({r["method"] for r in requests} - {"GET"})
     sent = plural(len(requests), "request") + (f" (sent with {', '.join(methods)}, not GET)" if methods else "")
+    if show_timeouts and requests:
+        sent += f" (timeouts: {', '.join(describe_timeout(r.get('timeout')) for r in requests[:6])})"
     return f"{sent}, {describe_sleeps(event['sleeps'])}, then it {describe_outcome(event['outcome'])}"
 
 
@@ -279,7 +298,16 @@ def sleeps_fit(sleeps: list[dict], expect: Expect) -> bool:
     return True
 
 
+def timeouts_fit(requests: list[dict], expect: Expect) -> bool:
+    if expect.timeouts is None:
+        return True
+    return all(isinstance(r.get("timeout"), (int, float)) and 0 < r["timeout"] <= expect.timeouts + 1e-9
+               for r in requests)
+
+
 def handed_back(outcome: dict, expect: Expect) -> bool:
+    if expect.raises_error:
+        return outcome["kind"] == "raised" and outcome["error"].get("transport_error") is True
     if outcome["kind"] == "returned":
         response = outcome.get("response")
         return bool(response) and response["attempt"] == expect.final
@@ -293,11 +321,17 @@ def scenario_ok(event: dict, scenario: Scenario) -> bool:
     expect = scenario.expect
     requests = event["requests"]
     return (len(requests) == expect.requests and all(r["method"] == "GET" for r in requests)
-            and sleeps_fit(event["sleeps"], expect) and handed_back(event["outcome"], expect))
+            and sleeps_fit(event["sleeps"], expect) and handed_back(event["outcome"], expect)
+            and timeouts_fit(requests, expect))
 
 
 def scenario_message(scenario: Scenario, event: dict | None) -> str:
-    found = describe_found(event) if event else NOT_RUN.format(scenario=scenario.name)
+    if event is None:
+        found = NOT_RUN.format(scenario=scenario.name)
+    else:
+        found = describe_found(event, scenario.expect.timeouts is not None)
+        if scenario.clock and not event.get("clock_reads") and len(event["requests"]) > scenario.expect.requests:
+            found += ", and it never read the `clock` it was given"  # the likeliest reason it went on too long
     return SCENARIO_WRONG.format(replies=describe_replies(scenario), expected=describe_expected(scenario), found=found)
 
 
@@ -369,14 +403,15 @@ def policy_problem(run: WorkerRun) -> str | None:
         return None
     outcome = failed["outcome"]
     problem = f"it raised {describe_error(outcome['error'])}" if outcome["kind"] == "raised" else describe_outcome(outcome)
-    return POLICY_FAILED.format(max_attempts=failed["max_attempts"], problem=problem)
+    fields = {"max_attempts": failed["max_attempts"], **(failed.get("policy") or {})}
+    return POLICY_FAILED.format(fields=", ".join(f"{name}={value!r}" for name, value in fields.items()), problem=problem)
 
 
 # -- grading -----------------------------------------------------------------------------
 
 
-def probe_args() -> dict:
-    return {"module": MODULE, "probe": PROBE, "preload": ("httpx",), "scenarios": [s.as_param() for s in SCENARIOS]}
+def probe_args(scenarios: list[Scenario] = SCENARIOS) -> dict:
+    return {"module": MODULE, "probe": PROBE, "preload": ("httpx",), "scenarios": [s.as_param() for s in scenarios]}
 
 
 def prestart(submission: Submission) -> None:
@@ -386,14 +421,20 @@ def prestart(submission: Submission) -> None:
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
     """Play every scenario and judge each behaviour; report all problems at once."""
-    hint = lesson_hint(LESSON, SECTION)
-    run = submission.probe_run(KEY, **probe_args())
+    judge(submission.probe_run(KEY, **probe_args()), SCENARIOS, CHECKS, result, lesson_hint(LESSON, SECTION),
+          RUNS, SIGNATURE_OF_CLIENT)
+
+
+def judge(run: WorkerRun, scenarios: list[Scenario], checks: dict[str, str], result: ExerciseResult, hint: str,
+          runs: str, signature: str) -> None:
+    """The verdicts of one driver run of get_with_retries(): first whether it ran, then one per check.
+
+    Shared by retry-after-client and client-timeouts, which play different scenarios."""
     events = {event["name"]: event for event in run.of("scenario")}
     problems = process_problems(run)
     stop = missing_problem(run) or policy_problem(run)
     if not stop:
-        stop = next(filter(None, (signature_problem(e["outcome"], CALL, SIGNATURE_OF_CLIENT) for e in events.values())),
-                    None)
+        stop = next(filter(None, (signature_problem(e["outcome"], CALL, signature) for e in events.values())), None)
     if stop:
         problems.append(stop)
     ignored = next((e for e in events.values() if not e["requests"] and e["outcome"]["kind"] == "raised"
@@ -408,14 +449,14 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
     slow = next((e for e in events.values() if e["outcome"]["kind"] == "timeout"), None)
     if slow:
         problems.append(TOO_SLOW.format(call=CALL, seconds=CALL_LIMIT, scenario=slow["name"]))
-    result.add(RUNS, not problems, "\n".join(problems) + (f"\n{FIX_RUNS} {hint}" if problems else ""))
+    result.add(runs, not problems, "\n".join(problems) + (f"\n{FIX_RUNS} {hint}" if problems else ""))
     if stop or ignored or run.first("import-failed"):
         return  # nothing the learner's client did can be judged
-    for check, fix in CHECKS.items():
-        scenarios = [s for s in SCENARIOS if s.check == check]
-        if not any(s.name in events for s in scenarios):
-            continue  # the process ended before any of them ran: reported under RUNS
-        wrong = [scenario_message(s, events.get(s.name)) for s in scenarios
+    for check, fix in checks.items():
+        chosen = [s for s in scenarios if s.check == check]
+        if not any(s.name in events for s in chosen):
+            continue  # the process ended before any of them ran: reported under `runs`
+        wrong = [scenario_message(s, events.get(s.name)) for s in chosen
                  if not (s.name in events and scenario_ok(events[s.name], s))]
         result.add(check, not wrong, "\n".join(wrong) + f"\n{fix} {hint}")
 

@@ -19,7 +19,7 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
   builds, its operationIds resolved into the learner's module; `clock` swaps the module's
   `clock` for one the parent sets per request;
 * `request` {method, path, headers, body, count, now}: send requests through the app;
-* `call` {function, policy, url}: `function(url, policy=RetryPolicy(**policy), client=, sleep=)`
+* `call` {function, policy, url, clock}: `function(url, policy=RetryPolicy(**policy), client=, sleep=[, clock=])`
   with an httpx client whose every request, and a sleep whose every call, asks the parent;
 * `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
 * `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock.
@@ -446,11 +446,16 @@ def transport():
     import httpx
 
     def handle(request: httpx.Request) -> httpx.Response:
-        reply = CHANNEL.ask(kind="http", method=request.method, url=str(request.url))
+        timeout = request.extensions.get("timeout", {}).get("read")
+        reply = CHANNEL.ask(kind="http", method=request.method, url=str(request.url),
+                            timeout=None if timeout is None else shown(timeout))
         if reply.get("stop"):
             raise Stop(reply["stop"])
         if reply.get("refuse"):
             raise httpx.ConnectError("connection refused (the checker's server is down)", request=request)
+        if reply.get("timeout"):
+            raise httpx.ReadTimeout("no answer within the request's timeout (the checker's server is slow)",
+                                    request=request)
         return httpx.Response(reply["status"], headers=reply["headers"], content=reply["body"].encode())
 
     return httpx.MockTransport(handle)
@@ -540,16 +545,19 @@ def make_policy(fields: dict) -> dict:
     return guarded(lambda: module.RetryPolicy(**fields))
 
 
-def op_call(function: str, policy: dict, url: str) -> dict:
+def op_call(function: str, policy: dict, url: str, clock: bool = False) -> dict:
     module = client_module()
     made = make_policy(policy)
     if made["kind"] != "returned":
         return {"policy_failed": made}
     chosen = STATE.pop("value")
+    extra = {"clock": clock_asking} if clock else {}
     import httpx
 
-    with Tripwire(module), httpx.Client(transport=transport()) as client:
-        return guarded(lambda: getattr(module, function)(url, policy=chosen, client=client, sleep=injected_sleep))
+    # timeout=None: the client itself sets no timeout, so each request's is the one the learner's code chose
+    with Tripwire(module), httpx.Client(transport=transport(), timeout=None) as client:
+        return guarded(lambda: getattr(module, function)(url, policy=chosen, client=client, sleep=injected_sleep,
+                                                         **extra))
 
 
 def op_jitter() -> dict:

@@ -1,9 +1,10 @@
 """A client for GET /status that is kind to a struggling server (lesson 07-Client-Retries).
 
-Three exercises grade this file:
+Four exercises grade this file:
 
     retry-after-client   get_with_retries(), with retry_after_seconds()
     backoff-jitter       backoff_delay(), and the jitter RetryPolicy declares
+    client-timeouts      get_with_retries() again: a timeout per attempt, a longest wait, a deadline
     circuit-breaker      CircuitBreaker
 
 Nothing here sleeps or reads the clock by itself: `sleep` and `clock` are
@@ -35,6 +36,9 @@ class RetryPolicy:
     cap: float = 16.0  #: seconds: the delay before jitter never grows past this
     jitter: str = "bounded"  #: the jitter backoff_delay() adds: "bounded", "full" or "equal"
     spread: float = 0.5  #: seconds either side of the delay, for "bounded" jitter
+    timeout: float = 5.0  #: seconds one attempt may wait for an answer
+    max_wait: float = 60.0  #: the longest Retry-After the client accepts; asked for more, it gives up
+    deadline: float = 120.0  #: seconds the whole call may take; a wait that would end later means give up
 
 
 def backoff_delay(retry: int, policy: RetryPolicy = RetryPolicy()) -> float:
@@ -57,7 +61,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def get_with_retries(url: str, *, policy: RetryPolicy = RetryPolicy(), client: httpx.Client | None = None,
-                     sleep=time.sleep) -> httpx.Response:
+                     sleep=time.sleep, clock=time.monotonic) -> httpx.Response:
     """GET `url`; on 429 or 503 wait and ask again, at most `policy.max_attempts` times in all.
 
     Waits what Retry-After says when the answer has one, else backoff_delay().
@@ -66,8 +70,9 @@ def get_with_retries(url: str, *, policy: RetryPolicy = RetryPolicy(), client: h
     """
     if client is None:
         with httpx.Client() as own:
-            return get_with_retries(url, policy=policy, client=own, sleep=sleep)
+            return get_with_retries(url, policy=policy, client=own, sleep=sleep, clock=clock)
     # Exercise retry-after-client: this asks once and never retries.
+    # Exercise client-timeouts, later: a timeout per attempt, retry errors, give up at max_wait and deadline.
     return client.get(url)
 
 

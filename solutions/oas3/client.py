@@ -1,9 +1,10 @@
 """A client for GET /status that is kind to a struggling server (lesson 07-Client-Retries).
 
-Three exercises grade this file:
+Four exercises grade this file:
 
     retry-after-client   get_with_retries(), with retry_after_seconds()
     backoff-jitter       backoff_delay(), and the jitter RetryPolicy declares
+    client-timeouts      get_with_retries() again: a timeout per attempt, a longest wait, a deadline
     circuit-breaker      CircuitBreaker
 
 Nothing here sleeps or reads the clock by itself: `sleep` and `clock` are
@@ -34,6 +35,9 @@ class RetryPolicy:
     cap: float = 16.0  #: seconds: the delay before jitter never grows past this
     jitter: str = "bounded"  #: the jitter backoff_delay() adds: "bounded", "full" or "equal"
     spread: float = 0.5  #: seconds either side of the delay, for "bounded" jitter
+    timeout: float = 5.0  #: seconds one attempt may wait for an answer
+    max_wait: float = 60.0  #: the longest Retry-After the client accepts; asked for more, it gives up
+    deadline: float = 120.0  #: seconds the whole call may take; a wait that would end later means give up
 
 
 def backoff_delay(retry: int, policy: RetryPolicy = RetryPolicy()) -> float:
@@ -68,24 +72,35 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def get_with_retries(url: str, *, policy: RetryPolicy = RetryPolicy(), client: httpx.Client | None = None,
-                     sleep=time.sleep) -> httpx.Response:
-    """GET `url`; on 429 or 503 wait and ask again, at most `policy.max_attempts` times in all.
+                     sleep=time.sleep, clock=time.monotonic) -> httpx.Response:
+    """GET `url`; on 429 or 503, a timeout or a refused connection, wait and ask again.
 
     Waits what Retry-After says when the answer has one, else backoff_delay().
-    Returns the last response: a success, an error not worth retrying, or the
-    last retryable one when the attempts ran out.
+    Gives up, handing back the last response (or raising the last error), when
+    the attempts run out, when Retry-After asks for more than `policy.max_wait`,
+    or when the wait would end past `policy.deadline` seconds from the start.
     """
     if client is None:
         with httpx.Client() as own:
-            return get_with_retries(url, policy=policy, client=own, sleep=sleep)
+            return get_with_retries(url, policy=policy, client=own, sleep=sleep, clock=clock)
+    start = clock()
     attempts = max(1, policy.max_attempts)
     for attempt in range(1, attempts + 1):
-        response = client.get(url)
-        if response.status_code not in RETRYABLE_STATUSES or attempt == attempts:
+        try:
+            response, error = client.get(url, timeout=policy.timeout), None
+        except httpx.TransportError as failure:  # a timeout, a refused or broken connection: GET is safe to resend
+            response, error = None, failure
+        if response is not None and response.status_code not in RETRYABLE_STATUSES:
             return response
-        delay = retry_after_seconds(response.headers.get("Retry-After"))
-        sleep(backoff_delay(attempt, policy) if delay is None else delay)
-    raise AssertionError("unreachable: the last attempt returns")
+        asked = None if response is None else retry_after_seconds(response.headers.get("Retry-After"))
+        wait = backoff_delay(attempt, policy) if asked is None else asked
+        if (attempt == attempts or (asked is not None and asked > policy.max_wait)
+                or clock() - start + wait > policy.deadline):
+            if error is not None:
+                raise error
+            return response  # never come back earlier than asked: give up instead
+        sleep(wait)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 class CircuitOpen(Exception):
