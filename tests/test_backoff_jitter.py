@@ -22,7 +22,7 @@ EXERCISE = "backoff-jitter"
 DRAW = ('    if policy.jitter == "full":\n        return random.uniform(0.0, delay)\n'
         '    if policy.jitter == "equal":\n        return random.uniform(delay / 2, delay)\n'
         '    return random.uniform(max(0.0, delay - policy.spread), delay + policy.spread)  # "bounded": never below 0\n')
-SLEEP = "        wait = backoff_delay(attempt, policy) if asked is None else asked\n"
+SLEEP = "        wait = backoff_delay(attempt, policy) if asked is None else asked  # retry k follows attempt k\n"
 
 
 def patched(*edits: tuple[str, str], text: str = SOLUTION) -> str:

@@ -154,6 +154,10 @@ RIGHT_SPECS = [
     ("extra-503-headers", (RETRY_REF, RETRY_REF + "        X-Incident:\n          schema: {type: string}\n")),
     ("null-values", ("  version: \"1.0.0\"\n", "  version: \"1.0.0\"\n  x-note: null\n  x-list: [null, ~]\n")),
     ("flow-style-ref", (REF_503, "        \"503\": {$ref: '#/components/responses/503ServiceUnavailable'}\n")),
+    ("component-is-the-shared-one", ("components:\n  responses:\n    503ServiceUnavailable:\n",
+                                     "components:\n  responses:\n    503ServiceUnavailable:\n      $ref: "
+                                     "'components.oas3.yaml#/components/responses/503ServiceUnavailable'\n"
+                                     "    Unused:\n")),
 ]
 
 

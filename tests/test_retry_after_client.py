@@ -192,7 +192,7 @@ WRONG = [
      {rac.RETRY_SECONDS, rac.RETRY_DATE}, rac.RETRY_SECONDS, "The server answered 503 with Retry-After: 0, then 200 (RetryPolicy("),
     ("fail-no-wait-without-retry-after", patched(("backoff_delay(attempt, policy) if delay is None else delay",
                                                   "0 if delay is None else delay")),
-     {rac.NO_HEADER}, rac.NO_HEADER, "sleep(backoff_delay(attempt, policy)): more than 0, at most 100.5 s"),
+     {rac.NO_HEADER}, rac.NO_HEADER, "sleep(backoff_delay(retry, policy)): more than 0, at most 100.5 s"),
 ]
 RIGHT = [
     ("pass-solution", FINISHED),

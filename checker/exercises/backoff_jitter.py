@@ -148,8 +148,9 @@ CLIENT_WRONG = ("retry {retry}: your client slept {low:.3g}–{high:.3g} s (medi
                 "backoff_delay({retry}, policy) gives {ref_low:.3g}–{ref_high:.3g} s (median {ref_median:.3g}) for the "
                 "policy it was given, {policy} (Kolmogorov–Smirnov distance {d:.2f}; the same law would stay within "
                 "{limit:.2f})")
-FIX_CLIENT = ("When a retryable answer has no usable Retry-After, sleep `backoff_delay(attempt, policy)`: `attempt` "
-              "counts the requests made so far (1 after the first), and `policy` is the one get_with_retries() "
+FIX_CLIENT = ("When a retryable answer has no usable Retry-After, sleep `backoff_delay(retry, policy)`: `retry` "
+              "numbers the retry about to be made (1 after the first request, so the number of the attempt that just "
+              "failed), and `policy` is the one get_with_retries() "
               "was given. (If it does not retry at all yet, finish exercise retry-after-client first.)")
 
 

@@ -34,7 +34,7 @@ SIGNATURE = ("def get_with_retries(url, *, policy=RetryPolicy(), client=None, sl
 FIX_TIMEOUT = ("Send each attempt with `client.get(url, timeout=policy.timeout)`: the client you are given has no "
                "timeout of its own, and without one a server that never answers keeps your code waiting for ever. "
                "Catch `httpx.TransportError` around the request (timeouts and refused connections are both kinds of "
-               "it) and treat it like a 503 without Retry-After: wait `backoff_delay(attempt, policy)`, then try "
+               "it) and treat it like a 503 without Retry-After: wait `backoff_delay(retry, policy)`, then try "
                "again. A GET is safe to send twice.")
 FIX_RAISES = ("When the last attempt ends in an error rather than an answer, raise that error (`raise error`, or a "
               "bare `raise` inside the `except`): there is no response to hand back, and returning None would hide "

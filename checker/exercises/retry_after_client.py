@@ -78,7 +78,7 @@ FIX_NO_RETRY = ("Retry only statuses in RETRYABLE_STATUSES (429, 503). A 400 or 
                 "long you waited, and a 500 or 502 does not say that waiting helps, so hand it back at once (return "
                 "it, or raise an exception carrying it).")
 FIX_NO_HEADER = ("When retry_after_seconds() gives None (no header, or one like \"soon\"), wait "
-                 "`backoff_delay(attempt, policy)` seconds instead; never let a bad header crash the client. "
+                 "`backoff_delay(retry, policy)` seconds instead (`retry` = 1 after the first request); never let a bad header crash the client. "
                  "Test for None (`if seconds is None`), not for a false value: 0 is a usable Retry-After.")
 
 SIGNATURE_OF_CLIENT = "def get_with_retries(url, *, policy=RetryPolicy(), client=None, sleep=time.sleep)"
@@ -199,7 +199,7 @@ def describe_range(low: float, high: float) -> str:
     if math.isinf(high):
         return "a sleep of any length"
     if (low, high) == BACKOFF:
-        return f"sleep(backoff_delay(attempt, policy)): more than 0, at most {high:g} s"
+        return f"sleep(backoff_delay(retry, policy)): more than 0, at most {high:g} s"
     if (low, high) == at_least(low):
         return f"sleep({low:g}) (a little more, up to {high:g} s, is fine too)"
     return f"a sleep of {low:g}–{high:g} s"

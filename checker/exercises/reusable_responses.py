@@ -28,7 +28,9 @@ DROPPED_CACHE_CONTROL = ("{where}: {name} has no Cache-Control under `headers:`,
                          "it: the refactor dropped a header, so the file no longer means the same. Carry every header "
                          "over when you move the response.")
 NOT_A_REF = "{where}: the 503 of GET /status is written out in full; replace it with `$ref: '{ref}'`."
-WRONG_REF = "{where}: the 503 of GET /status points to {found!r}; it should be `$ref: '{ref}'`."
+WRONG_REF = ("{where}: the 503 of GET /status points to {found!r}; it should be `$ref: '{ref}'`. To reuse the shared "
+             "file's response, let your own component point at it: `503ServiceUnavailable: {{$ref: "
+             "'components.oas3.yaml#/components/responses/503ServiceUnavailable'}}`.")
 NO_503 = "{where}: GET /status has no \"503\" response; add `\"503\": {{$ref: '{ref}'}}` under its responses."
 CONNEXION_FAILED = "connexion could not load {spec}: {text}"
 OPERATION_FIX = (".\n`connexion run` would refuse to serve it: name the function as the operationId says, or change "

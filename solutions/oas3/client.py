@@ -93,7 +93,7 @@ def get_with_retries(url: str, *, policy: RetryPolicy = RetryPolicy(), client: h
         if response is not None and response.status_code not in RETRYABLE_STATUSES:
             return response
         asked = None if response is None else retry_after_seconds(response.headers.get("Retry-After"))
-        wait = backoff_delay(attempt, policy) if asked is None else asked
+        wait = backoff_delay(attempt, policy) if asked is None else asked  # retry k follows attempt k
         if (attempt == attempts or (asked is not None and asked > policy.max_wait)
                 or clock() - start + wait > policy.deadline):
             if error is not None:
