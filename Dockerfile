@@ -30,6 +30,12 @@ ENV WORKBOOK_DIR=/opt/workbook \
     WORKBOOK_RELAY_PORTS="5000 8080" \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# The workbook's own Jupyter settings, as `workbook.py lab` uses them: terminals open in the learner's
+# notebooks/, and JupyterLab neither asks about news nor checks for updates.
+ENV JUPYTER_CONFIG_PATH=${WORKBOOK_DIR}/jupyter-config
+# Lesson 1's `python3 ../workbook.py check` from ~/notebooks: the hook links ~/workbook.py to the
+# workbook's, which then uses the image's Python (it already has the locked requirements), not a .venv.
+ENV WORKBOOK_USE_CURRENT_PYTHON=1
 
 USER 0
 RUN install -d -o "${NB_UID}" -g "${NB_GID}" "${WORKBOOK_DIR}"

@@ -22,11 +22,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".workbook-installed"
+JUPYTER_CONFIG = ROOT / "jupyter-config"
 LOCK_FILES = ("requirements.txt", "pyproject.toml")
 
 
+#: set (the Docker image does) where the running interpreter already has the locked requirements:
+#: then no .venv is made, and every command runs with this interpreter's tools
+USE_CURRENT = os.environ.get("WORKBOOK_USE_CURRENT_PYTHON") == "1"
+
+
 def venv_bin(name: str) -> Path:
-    """Return the path of an executable inside `.venv`, on any OS."""
+    """Return the path of an executable inside `.venv` (or beside this interpreter), on any OS."""
+    if USE_CURRENT:
+        return Path(sys.executable).parent / (f"{name}.exe" if os.name == "nt" else name)
     folder = "Scripts" if os.name == "nt" else "bin"
     suffix = ".exe" if os.name == "nt" else ""
     return VENV / folder / f"{name}{suffix}"
@@ -43,6 +51,8 @@ def ensure_environment() -> None:
     """Create or refresh `.venv` so it matches the locked requirements."""
     if sys.version_info < (3, 11):
         sys.exit(f"The workbook needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if USE_CURRENT:
+        return
     wanted = _fingerprint()
     if STAMP.exists() and STAMP.read_text() == wanted and venv_bin("python").exists():
         return
@@ -64,17 +74,35 @@ def _root_flag() -> list[str]:
 def venv_environment() -> dict[str, str]:
     """The environment of an activated `.venv`, so JupyterLab's terminals find `connexion` and `pytest`."""
     folder = str(venv_bin("python").parent)
+    if USE_CURRENT:
+        return {**os.environ, "PATH": os.pathsep.join([folder, os.environ.get("PATH", "")])}
     return {**os.environ, "VIRTUAL_ENV": str(VENV), "PATH": os.pathsep.join([folder, os.environ.get("PATH", "")])}
 
 
-def run(args: list[str]) -> int:
+def lab_environment() -> dict[str, str]:
+    """`.venv`'s environment plus the workbook's Jupyter settings in jupyter-config/.
+
+    With them, a terminal opens in notebooks/ with `.venv` first on PATH even when JupyterLab has no
+    terminal of its own, and JupyterLab neither asks about news nor checks for updates.
+    """
+    env = venv_environment()
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(filter(None, [str(JUPYTER_CONFIG), env.get("JUPYTER_CONFIG_PATH")]))
+    return env
+
+
+def lab_command(rest: list[str]) -> list[str]:
+    """The `jupyter lab` command line of `workbook.py lab`; run it from the repository root."""
+    return [str(venv_bin("jupyter")), "lab", "--ServerApp.root_dir=notebooks", *_root_flag(), *rest]
+
+
+def run(args: list[str], env: dict[str, str] | None = None) -> int:
     """Run a command from `.venv` in the repository root and return its exit code."""
-    return subprocess.call(args, cwd=ROOT, env=venv_environment())
+    return subprocess.call(args, cwd=ROOT, env=env or venv_environment())
 
 
 def main(argv: list[str]) -> int:
     commands = {
-        "lab": lambda rest: [str(venv_bin("jupyter")), "lab", "--ServerApp.root_dir=notebooks", *_root_flag(), *rest],
+        "lab": lab_command,
         "test": lambda rest: [str(venv_bin("python")), "-m", "pytest", *rest],
         "check": lambda rest: [str(venv_bin("python")), "-m", "pytest", "checker/", *rest],
         "setup": None,
@@ -88,7 +116,7 @@ def main(argv: list[str]) -> int:
     if command is None:
         return 0
     try:
-        return run(command(argv[1:]))
+        return run(command(argv[1:]), lab_environment() if argv[0] == "lab" else None)
     except KeyboardInterrupt:
         return 130
 

@@ -13,24 +13,91 @@ from urllib.parse import unquote
 import yaml
 
 
-class RefError(ValueError):
-    """A `$ref` points at a file or a place that does not exist."""
+AGAIN = "save the file and run this cell again"
+
+
+class SpecError(ValueError):
+    """A spec cannot be read, or a `$ref` in it leads nowhere: one sentence saying where, what and how to fix it."""
+
+    def _render_traceback_(self) -> list[str]:
+        """Show a notebook the sentence alone, as the checker does: the frames are labtools', not the learner's."""
+        return [str(self)]
+
+
+class RefError(SpecError):
+    """A `$ref` points at a file or a place that does not exist, or back at itself."""
+
+
+def _shown(path: Path) -> str:
+    """Name a file as the learner wrote it: relative to the notebook's folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def load(path: str | Path) -> dict:
     """Read one YAML (or JSON) document as written, `$ref`s untouched."""
-    with open(path, encoding="utf-8") as stream:
-        return yaml.safe_load(stream)
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"There is no file {path.as_posix()}; check its name and folder in this cell "
+                        "(a path starts from the notebook's folder).") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path.as_posix()} is a folder; name a file in it in this cell.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(f"{path.as_posix()} cannot be read ({error.__class__.__name__}: {error}); "
+                        "check the path in this cell.") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{_shown(path)}, line {mark.line + 1}, column {mark.column + 1}," if mark else f"{_shown(path)}"
+        problem = " ".join(part for part in (error.context, error.problem) if part)
+        raise SpecError(f"{where} is not valid YAML ({problem}); check the indentation and the `:` on that line "
+                        f"and the one above, then {AGAIN}.") from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"{_shown(path)} is not valid YAML ({error}); fix it, then {AGAIN}.") from None
 
 
-def _pointer_get(document: Any, pointer: str, ref: str, where: Path) -> Any:
-    node = document
+def _ref_line(path: Path, ref: str) -> int | None:
+    """Return the line of the first `$ref: <ref>` written in `path`, if it can be found."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    lines, nodes = [], [root] if root is not None else []
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == "$ref" and isinstance(value, yaml.ScalarNode) and value.value == ref:
+                    lines.append(key.start_mark.line + 1)
+                nodes.append(value)
+        elif isinstance(node, yaml.SequenceNode):
+            nodes.extend(node.value)
+    return min(lines, default=None)
+
+
+def _broken(ref: str, where: Path, what: str, fix: str) -> RefError:
+    """A RefError naming the file and line of the `$ref`, what is wrong with it, and what to do."""
+    line = _ref_line(where, ref)
+    place = f"{_shown(where)}, line {line}" if line else _shown(where)
+    return RefError(f"{place}: `$ref: {ref}` {what}; {fix}, then {AGAIN}.")
+
+
+def _pointer_get(document: Any, pointer: str, ref: str, where: Path, target: Path) -> Any:
+    node, passed = document, []
     for token in pointer.lstrip("/").split("/") if pointer.strip("/") else []:
         token = unquote(token).replace("~1", "/").replace("~0", "~")
         try:
             node = node[int(token)] if isinstance(node, list) else node[token]
         except (KeyError, IndexError, ValueError, TypeError):
-            raise RefError(f"{where.name}: `$ref: {ref}` points at nothing (no `{token}` there)") from None
+            under = f" under `#/{'/'.join(passed)}`" if passed else " at its top level"
+            raise _broken(ref, where, f"points at nothing, as {target.name} has no `{token}`{under}",
+                          "check the spelling and the indentation of each name after `#`") from None
+        passed.append(token)
     return node
 
 
@@ -41,7 +108,8 @@ class _Resolver:
     def document(self, path: Path, ref: str, where: Path) -> Any:
         if path not in self.documents:
             if not path.is_file():
-                raise RefError(f"{where.name}: `$ref: {ref}` names a file that does not exist: {path.name}")
+                raise _broken(ref, where, f"names {path.name}, but no such file is next to {where.name}",
+                              "check the file name before `#`")
             self.documents[path] = load(path)
         return self.documents[path]
 
@@ -54,12 +122,13 @@ class _Resolver:
             return {key: self.resolve(value, where, seen) for key, value in node.items()}
         # In OpenAPI 3.0 a $ref replaces its whole object: siblings next to it are ignored.
         ref = node["$ref"]
-        file_part, _, pointer = ref.partition("#")
+        file_part, _, pointer = str(ref).partition("#")
         target_file = (where.parent / file_part).resolve() if file_part else where
         key = f"{target_file}#{pointer}"
         if key in seen:
-            raise RefError(f"{where.name}: `$ref: {ref}` leads back to itself.")
-        target = _pointer_get(self.document(target_file, ref, where), pointer, ref, where)
+            raise _broken(ref, where, "leads back to itself through a loop of `$ref`s",
+                          "point it at the definition instead")
+        target = _pointer_get(self.document(target_file, ref, where), pointer, ref, where, target_file)
         return self.resolve(copy.deepcopy(target), target_file, (*seen, key))
 
 
@@ -68,15 +137,20 @@ def resolve(path: str | Path) -> dict:
 
     Local refs (`#/components/...`) are looked up in the file that contains them,
     external ones (`other.yaml#/...`) relative to that file's folder.
+    A broken `$ref` or a file that is not YAML raises SpecError, which a notebook shows as one sentence.
     """
-    path = Path(path).resolve()
+    root = Path(path).resolve()
     resolver = _Resolver()
-    return resolver.resolve(resolver.document(path, str(path.name), path), path)
+    resolver.documents[root] = load(path)  # load() names a missing spec as the learner wrote it
+    return resolver.resolve(resolver.documents[root], root)
 
 
 def operation_responses(document: dict, path: str = "/status", method: str = "get") -> dict:
     """Return the `responses` of one operation, or {} when the document has no such operation."""
-    return (document.get("paths") or {}).get(path, {}).get(method, {}).get("responses", {})
+    node = document
+    for key in ("paths", path, method, "responses"):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """Open a lesson in JupyterLab in headless Chromium, run all cells, and read what a learner sees.
 
-This is the one test that goes through the same path as a person: a real
-JupyterLab server, Debian's Chromium driven by Playwright, the Run menu, and
-the rendered output areas. It never downloads a browser: without
-/usr/bin/chromium it skips on a developer's machine and fails under CI=true
-(`.ci/run` installs Chromium first).
+These tests go through the same path as a person: a real JupyterLab server,
+Debian's Chromium driven by Playwright, the Run and File menus, the rendered
+output areas and a terminal. One starts JupyterLab exactly as
+`python3 workbook.py lab` does, with its output in a log file (no terminal of
+its own, as under a spawner), and types lesson 1's terminal commands.
+They never download a browser: without /usr/bin/chromium they skip on a
+developer's machine and fail under CI=true (`.ci/run` installs Chromium first).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -32,6 +35,9 @@ NOTEBOOKS = ROOT / "notebooks"
 SOLUTIONS = ROOT / "solutions"
 LESSON = "03-Service-Unavailable.ipynb"
 HARNESS = "00-browser-harness.ipynb"
+START_HERE = NOTEBOOKS / "01-Start-Here.ipynb"
+WORKBOOK = ROOT / "workbook.py"
+NEWS_PROMPT = "official Jupyter news"  # JupyterLab's "Would you like to get notified about official Jupyter news?"
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Chromium's connections to Google's hosts are refused on this network; these
@@ -53,6 +59,8 @@ SERVER_START_S = 90
 LAB_READY_S = 90
 KERNEL_IDLE_S = 90
 RUN_ALL_S = 180
+TERMINAL_S = 60  # a shell prompt, `connexion run` answering
+CHECK_S = 240  # `python3 workbook.py check`: every exercise, on a busy 2-core box
 SHUTDOWN_S = 10
 
 # Every wait below is bounded; the whole test is too, as a last resort.
@@ -70,6 +78,14 @@ LAB_SETTINGS = {
         "windowingMode": "none",
     },
 }
+# For the workbook's own server, only what lets the test read the screen: xterm.js draws a terminal on a
+# canvas; its screen-reader mode mirrors the visible rows as text.
+WORKBOOK_LAB_SETTINGS = {
+    "@jupyterlab/terminal-extension/plugin.jupyterlab-settings": {"screenReaderMode": True},
+}
+# What a login profile, a conda init or a tool's installer in ~/.bashrc may do to PATH: the workbook's
+# terminals must still find `.venv` first.
+HOSTILE_BASHRC = 'PATH="/usr/bin:/bin"\n'
 
 HARNESS_CELLS = [
     """\
@@ -185,15 +201,47 @@ def lab_root(tmp_path_factory) -> Path:
     return root
 
 
+def write_lab_settings(folder: Path, settings: dict) -> None:
+    """Write JupyterLab user settings, one file per plugin, into a scratch settings folder."""
+    for name, values in settings.items():
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+
+
+def isolated_jupyter_environment(env: dict[str, str], home: Path) -> dict[str, str]:
+    """Keep the server away from the user's own Jupyter config, settings, workspaces and IPython profile."""
+    return {
+        **env,
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
+        "IPYTHONDIR": str(home / "ipython"),
+    }
+
+
+@contextmanager
+def running_lab(command: list[str], cwd: Path, env: dict[str, str], port: int, token: str, log_path: Path):
+    """Run JupyterLab with no terminal of its own (stdin from /dev/null, output to a log file) until the block ends."""
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_for_server(process, port, token, log_path)
+        yield
+    finally:
+        kill_tree(process)
+
+
 @pytest.fixture(scope="module")
 def lab_link(lab_root, tmp_path_factory):
     """Start JupyterLab on a free loopback port, isolated from the user's settings, and stop it afterwards."""
     require_chromium()
     home = tmp_path_factory.mktemp("jupyter")
-    for name, values in LAB_SETTINGS.items():
-        target = home / "settings" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(values))
+    write_lab_settings(home / "settings", LAB_SETTINGS)
     port, token = free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [
@@ -213,25 +261,50 @@ def lab_link(lab_root, tmp_path_factory):
         f"--LabApp.workspaces_dir={home / 'workspaces'}",
         *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),  # CI runs as root
     ]
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(home / "config"),
-        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-        "IPYTHONDIR": str(home / "ipython"),
-        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
-    }
-    log_path = home / "jupyter-lab.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=lab_root, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for_server(process, port, token, log_path)
+    env = isolated_jupyter_environment(
+        {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}, home
+    )
+    with running_lab(command, lab_root, env, port, token, home / "jupyter-lab.log"):
         # ?reset: start from an empty workspace, whatever an earlier tab left open.
         yield lambda name: f"http://127.0.0.1:{port}/lab/tree/{urllib.parse.quote(name)}?reset&token={token}"
-    finally:
-        kill_tree(process)
+
+
+def load_workbook():
+    """Import workbook.py, the learner's launcher, as a module."""
+    spec = importlib.util.spec_from_file_location("workbook_launcher", WORKBOOK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def workbook_lab(tmp_path_factory):
+    """Start JupyterLab as `python3 workbook.py lab` does, its output in a log file; yield its /lab address.
+
+    Same command line, folder and environment as the launcher (minus building .venv, which the
+    suite's own run already did), on the real notebooks/: the terminal test only reads them. Only
+    the user's own Jupyter folders are swapped for scratch ones, and HOME for one whose ~/.bashrc
+    resets PATH.
+    """
+    require_chromium()
+    workbook = load_workbook()
+    if not workbook.venv_bin("jupyter").exists():
+        pytest.skip(f"{workbook.venv_bin('jupyter')} is missing: run `python3 workbook.py setup` first")
+    home = tmp_path_factory.mktemp("workbook-jupyter")
+    write_lab_settings(home / "settings", WORKBOOK_LAB_SETTINGS)
+    (home / "user").mkdir()
+    (home / "user" / ".bashrc").write_text(HOSTILE_BASHRC)
+    port, token = free_port(), secrets.token_hex(16)
+    command = workbook.lab_command([
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+    ])
+    env = isolated_jupyter_environment({**workbook.lab_environment(), "HOME": str(home / "user")}, home)
+    with running_lab(command, workbook.ROOT, env, port, token, home / "jupyter-lab.log"):
+        yield f"http://127.0.0.1:{port}/lab?reset&token={token}"
 
 
 def wait_for_server(process: subprocess.Popen, port: int, token: str, log_path: Path) -> None:
@@ -410,6 +483,75 @@ def run_notebook_in_lab(page, lab_link, name: str, expected: list[list[str]], sh
             page.screenshot(path=str(Path(os.environ["WORKBOOK_SCREENSHOT_DIR"]) / shot.name))
 
 
+def lesson_terminal_commands() -> list[str]:
+    """Return the lines of lesson 1's ```bash blocks, in order, as a learner types them."""
+    cells = nbformat.read(START_HERE, as_version=4).cells
+    markdown = "\n".join(cell.source for cell in cells if cell.cell_type == "markdown")
+    blocks = re.findall(r"```bash\n(.*?)```", markdown, re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def open_terminal(page) -> None:
+    """Choose File → New → Terminal, as lesson 1 says, and wait for its shell prompt."""
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+    page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^New")).first.hover()
+    page.locator(".lm-Menu-item:visible", has_text=re.compile(r"^Terminal$")).first.click()
+    wait_for_terminal(page, r"[$#]\s*$", TERMINAL_S)
+
+
+def terminal_text(page) -> str:
+    """Return the visible rows of the open terminal, as xterm.js mirrors them for screen readers."""
+    rows = page.locator(".jp-Terminal:visible .xterm-accessibility-tree")
+    return rows.first.inner_text().replace("\xa0", " ").rstrip() if rows.count() else ""
+
+
+def wait_for_terminal(page, pattern: str, seconds: float) -> re.Match:
+    """Wait until the terminal's visible text matches `pattern`; fail showing the screen if it never does."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = re.search(pattern, terminal_text(page))
+        if found:
+            return found
+        page.wait_for_timeout(250)
+    raise AssertionError(f"after {seconds} s the terminal shows no match for {pattern!r}:\n{terminal_text(page)}")
+
+
+def type_in_terminal(page, line: str) -> None:
+    """Type one command line into the open terminal and press Enter."""
+    page.locator(".jp-Terminal:visible .xterm-helper-textarea").focus()
+    page.keyboard.type(line)
+    page.keyboard.press("Enter")
+
+
+def wait_for_port(port: int, open_: bool, seconds: float) -> None:
+    """Wait until something listens on 127.0.0.1:`port` (or, with open_=False, until nothing does)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            probe.settimeout(1)
+            if (probe.connect_ex(("127.0.0.1", port)) == 0) == open_:
+                return
+        time.sleep(0.25)
+    raise AssertionError(f"port {port} {'never opened' if open_ else 'stayed open'} within {seconds} s")
+
+
+def try_connexion_run(page, browser_context, command: str) -> None:
+    """Run lesson 1's `connexion run`, open its Swagger UI in a new tab as the lesson says, then stop it with Ctrl+C."""
+    port = free_port()  # the lesson's own way round a busy port 5000; CI machines may use 5000
+    type_in_terminal(page, f"{command.split(' #')[0].rstrip()} --port {port}")
+    wait_for_port(port, True, TERMINAL_S)
+    swagger = browser_context.new_page()
+    try:
+        swagger.goto(f"http://localhost:{port}/ui/", timeout=TERMINAL_S * 1000)
+        swagger.locator(".swagger-ui .opblock-summary-path", has_text="/status").wait_for(timeout=TERMINAL_S * 1000)
+        assert swagger.title() == "Swagger UI"
+    finally:
+        swagger.close()
+    page.locator(".jp-Terminal:visible .xterm-helper-textarea").focus()
+    page.keyboard.press("Control+C")
+    wait_for_port(port, False, TERMINAL_S)
+
+
 @pytest.mark.parametrize(
     ("ci", "outcome"), [("", pytest.skip.Exception), ("true", pytest.fail.Exception)], ids=["local", "ci"]
 )
@@ -435,3 +577,31 @@ def test_lesson_03_shows_learner_api_response(page, lab_link, lab_root, tmp_path
     lesson = f"{variant}/{LESSON}"
     assert (lab_root / lesson).exists(), f"notebooks/{LESSON} is missing"
     run_notebook_in_lab(page, lab_link, lesson, expected, tmp_path / f"lesson-03-{variant}.png")
+
+
+def test_lesson_01_terminal_commands_work_in_a_terminal_from_the_file_menu(page, browser_context, workbook_lab,
+                                                                           tmp_path):
+    """File → New → Terminal opens in notebooks/ with .venv on PATH, and lesson 1's commands work as written."""
+    commands = lesson_terminal_commands()
+    assert any(line.startswith("connexion run ") for line in commands), commands
+    assert any("workbook.py check" in line for line in commands), commands
+    connexion = load_workbook().venv_bin("connexion")
+    with screenshot_on_failure(page, tmp_path / "lesson-01-terminal.png"):
+        page.goto(workbook_lab, timeout=LAB_READY_S * 1000)
+        open_terminal(page)
+        type_in_terminal(page, "pwd")
+        wait_for_terminal(page, r"(?m)^/\S*/notebooks\s*$", TERMINAL_S)
+        type_in_terminal(page, "which connexion")
+        wait_for_terminal(page, rf"(?m)^{re.escape(str(connexion))}\s*$", TERMINAL_S)
+        for line in commands:
+            if line.startswith("connexion run "):
+                try_connexion_run(page, browser_context, line)
+            else:
+                type_in_terminal(page, line)
+            if "workbook.py check" in line:
+                # The starter files fail most exercises: what matters is that the checker ran and scored them.
+                wait_for_terminal(page, r"(?m)^score: \d+/\d+", CHECK_S)
+                wait_for_terminal(page, r"(?m)\d+ (failed|passed).* in [\d.]+s", CHECK_S)
+        assert page.get_by_text(NEWS_PROMPT).count() == 0, "JupyterLab asked about news; jupyter-config/ should stop it"
+        if os.environ.get("WORKBOOK_SCREENSHOT_DIR"):
+            page.screenshot(path=str(Path(os.environ["WORKBOOK_SCREENSHOT_DIR"]) / "lesson-01-terminal.png"))

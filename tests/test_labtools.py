@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -407,27 +408,93 @@ def test_compare_names_each_place_that_differs(solution_copy):
     assert "✘ Different in 2 place(s)" in comparison._repr_html_()
 
 
+FIX_AND_RERUN = "then save the file and run this cell again."
+
+
 @pytest.mark.parametrize(
     ("ref", "message"),
     [
-        ("missing.yaml#/components/schemas/Problem", "names a file that does not exist: missing.yaml"),
-        ("components.oas3.yaml#/components/schemas/Nope", "points at nothing (no `Nope` there)"),
-        ("#/components/schemas/Problem", "points at nothing (no `components` there)"),
+        (
+            "missing.yaml#/components/schemas/Problem",
+            "names missing.yaml, but no such file is next to ex-04-01-headers.yaml; check the file name before `#`",
+        ),
+        (
+            "components.oas3.yaml#/components/schemas/Nope",
+            "points at nothing, as components.oas3.yaml has no `Nope` under `#/components/schemas`;"
+            " check the spelling and the indentation of each name after `#`",
+        ),
+        (
+            "#/components/schemas/Problem",
+            "points at nothing, as ex-04-01-headers.yaml has no `components` at its top level;"
+            " check the spelling and the indentation of each name after `#`",
+        ),
     ],
+    ids=["missing-file", "missing-key", "missing-local-key"],
 )
-def test_a_broken_ref_is_named_with_its_file(starter_copy, ref, message):
+def test_a_broken_ref_is_one_sentence_with_its_file_line_and_fix(starter_copy, ref, message):
     spec = starter_copy / SPEC
-    spec.write_text(spec.read_text().replace("components.oas3.yaml#/components/schemas/Problem", ref))
+    text = spec.read_text()
+    line = text[: text.index("components.oas3.yaml#/components/schemas/Problem")].count("\n") + 1
+    spec.write_text(text.replace("components.oas3.yaml#/components/schemas/Problem", ref))
     with pytest.raises(refs.RefError) as error:
         refs.resolve(spec)
-    assert str(error.value) == f"ex-04-01-headers.yaml: `$ref: {ref}` {message}"
+    assert str(error.value) == f"ex-04-01-headers.yaml, line {line}: `$ref: {ref}` {message}, {FIX_AND_RERUN}"
+
+
+def test_a_file_is_named_as_the_notebook_wrote_it(starter_copy, monkeypatch):
+    monkeypatch.chdir(starter_copy)  # a notebook's working directory
+    spec = starter_copy / SPEC
+    spec.write_text(spec.read_text().replace("schemas/Problem", "schemas/Nope"))
+    with pytest.raises(refs.RefError, match=r"^oas3/ex-04-01-headers\.yaml, line \d+: `\$ref: "):
+        refs.resolve(SPEC)
+
+
+@pytest.mark.parametrize("broken", ["spec", "components"])
+def test_a_file_that_is_not_yaml_is_named_with_its_line_and_column(starter_copy, broken):
+    target = starter_copy / (SPEC if broken == "spec" else "oas3/components.oas3.yaml")
+    target.write_text(target.read_text().replace("openapi:", "openapi: x:", 1) if broken == "spec"
+                      else "components:\n  schemas:\n    Problem: {type: object\n")
+    with pytest.raises(refs.SpecError) as error:
+        refs.resolve(starter_copy / SPEC)
+    assert re.fullmatch(
+        rf"{target.name}, line \d+, column \d+, is not valid YAML \([^)]+\); check the indentation and the `:`"
+        rf" on that line and the one above, {FIX_AND_RERUN}",
+        str(error.value),
+    ), str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("oas3/no-such.yaml", "There is no file oas3/no-such.yaml; check its name and folder in this cell"
+                              " (a path starts from the notebook's folder)."),
+        ("oas3", "oas3 is a folder; name a file in it in this cell."),
+    ],
+)
+def test_a_spec_that_is_not_a_file_is_one_sentence(starter_copy, monkeypatch, path, message):
+    monkeypatch.chdir(starter_copy)
+    for helper in (refs.load, refs.resolve):
+        with pytest.raises(refs.SpecError) as error:
+            helper(path)
+        assert str(error.value) == message
 
 
 def test_a_ref_loop_is_reported_instead_of_recursing_forever(tmp_path):
     spec = tmp_path / "loop.yaml"
     spec.write_text("a: {$ref: '#/b'}\nb: {$ref: '#/a'}\n")
-    with pytest.raises(refs.RefError, match="leads back to itself"):
+    with pytest.raises(refs.RefError, match=r"^loop\.yaml, line \d: `\$ref: #/\w` leads back to itself"):
         refs.resolve(spec)
+
+
+def test_a_notebook_shows_a_spec_error_as_its_sentence_alone():
+    """IPython prints what _render_traceback_ returns instead of the frames of labtools."""
+    error = refs.RefError("oas3/x.yaml, line 3: `$ref: #/a` leads back to itself; fix it.")
+    assert error._render_traceback_() == [str(error)]
+
+
+@pytest.mark.parametrize("document", [None, [], {"paths": []}, {"paths": {"/status": None}}])
+def test_operation_responses_of_a_document_without_them_is_empty(document):
+    assert refs.operation_responses(document) == {}
 
 
 def test_as_yaml_writes_multiline_text_as_a_block_and_says_when_empty():

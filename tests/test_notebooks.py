@@ -82,6 +82,20 @@ def test_every_relative_link_leads_to_a_file(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_no_relative_link_leads_to_a_folder(name):
+    """JupyterLab opens every link as a file: a folder gives "File Load Error ... is a directory"."""
+    for cell in read(name).cells:
+        if cell.cell_type == "markdown":
+            for link in markdown_links(cell):
+                target = link.split("#")[0]
+                if target and not re.match(r"[a-z]+:", link):
+                    assert not (NOTEBOOKS / target).is_dir(), (
+                        f"{name} links to the folder {link}: link a file in it, or name the folder"
+                        " as the file browser on the left shows it"
+                    )
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_code_cells_are_short(name):
     for cell in read(name).cells:
         if cell.cell_type == "code":
