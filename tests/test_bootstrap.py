@@ -7,6 +7,7 @@ Nothing here creates a real virtual environment or launches JupyterLab:
 from __future__ import annotations
 
 import importlib.util
+import os
 import shutil
 import subprocess
 import sys
@@ -264,3 +265,22 @@ def test_old_python_is_refused_with_a_sentence(workbook, scratch_repo, installs,
         workbook.ensure_environment()
     assert str(refused.value) == "The workbook needs Python 3.11 or newer; this is 3.10.12."
     assert installs.venvs == [] and installs.pip == []
+
+
+def test_with_the_images_python_no_venv_is_made_and_its_tools_run(workbook, installs, monkeypatch):
+    # The Docker image sets WORKBOOK_USE_CURRENT_PYTHON=1: its Python already has the locked requirements.
+    monkeypatch.setattr(workbook, "USE_CURRENT", True)
+    workbook.ensure_environment()
+    assert installs.venvs == [] and installs.pip == []
+    assert workbook.venv_bin("python") == Path(sys.executable).parent / "python"
+    assert workbook.venv_environment().get("VIRTUAL_ENV") == os.environ.get("VIRTUAL_ENV")  # nothing activated
+
+
+def test_a_link_to_workbook_py_runs_the_repositorys_checker(tmp_path):
+    # As ~/workbook.py in the image: lesson 1 runs `python3 ../workbook.py check` from ~/notebooks.
+    (tmp_path / "workbook.py").symlink_to(SCRIPT)
+    env = {"PATH": "/usr/bin:/bin", "WORKBOOK_USE_CURRENT_PYTHON": "1"}
+    done = subprocess.run([sys.executable, str(tmp_path / "workbook.py"), "check", "--co", "-q"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "status-endpoint" in done.stdout

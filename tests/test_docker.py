@@ -10,6 +10,7 @@ scratch home; and the port relay is run on loopback addresses.
 from __future__ import annotations
 
 import fnmatch
+import os
 import json
 import re
 import shlex
@@ -175,6 +176,7 @@ def test_hook_fills_the_learners_notebooks_without_overwriting_their_work(tmp_pa
 
     assert run_hook(tmp_path / "workbook", home).returncode == 0
     assert (home / "notebooks" / "oas3" / "api.py").read_text() == "# starter\n"
+    assert os.readlink(home / "workbook.py") == str(tmp_path / "workbook" / "workbook.py")  # lesson 1's ../workbook.py
 
     (home / "notebooks" / "oas3" / "api.py").write_text("# the learner's work\n")
     (starters / "02-The-Status-Endpoint.ipynb").write_text("{}")  # a lesson added to a newer image
