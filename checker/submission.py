@@ -11,6 +11,7 @@ from pathlib import Path
 
 from checker.spec import Document, Where, YamlProblem, load_yaml
 from checker.staging import Staged
+from checker.sandbox import Zygote
 from checker.worker import Worker, WorkerRun
 
 REFERENCE_SPEC = "reference:status.oas3.yaml"  #: the checker's own spec, as `checker.worker.Shim.spec` names it
@@ -98,9 +99,14 @@ class Submission:
         self.start_probe(key, module, probe, preload, **params)
         return self._workers[key].result()
 
+    @cached_property
+    def zygote(self) -> Zygote:
+        """This learner's sandbox, started on first use: every worker's process is forked from it."""
+        return Zygote(self.staged.folder)
+
     def _start(self, key: str, tasks: list[dict]) -> None:
         if key not in self._workers:
-            self._workers[key] = Worker(tasks, self.staged.folder, self.refusal, deadline=self.deadline)
+            self._workers[key] = Worker(tasks, self.zygote, self.refusal, deadline=self.deadline)
 
     def status_run(self) -> WorkerRun:
         """GET /status through the checker's reference spec and the learner's api.py."""
@@ -139,6 +145,8 @@ class Submission:
         """Collect every started worker, so none outlives the grading, and drop the private copy."""
         for worker in self._workers.values():
             worker.result()
+        if "zygote" in self.__dict__:
+            self.zygote.end()
         if "staged" in self.__dict__:
             self.staged.remove()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from checker.sandbox import Failed, Gone, Sandbox
+from checker.sandbox import Failed, Gone, Sandbox, Zygote
 
 #: seconds without an answer before the shim counts as hung, by what it was doing
 STALL_LIMITS = {"starting": 20.0, "importing": 5.0, "serving": 4.0}
@@ -234,23 +234,28 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
 
 
 class Worker:
-    """A sandboxed shim and the thread that drives it; `result()` waits within the deadline."""
+    """A task list run in a process of its own, forked from the learner's sandbox, and the thread that
+    drives it; `result()` waits within the deadline."""
 
-    def __init__(self, tasks: list[dict], folder: Path, refusal: Refusal = lambda _name: None, deadline: float = 25.0):
+    def __init__(self, tasks: list[dict], zygote: Zygote, refusal: Refusal = lambda _name: None,
+                 deadline: float = 25.0):
         self.deadline = time.monotonic() + deadline
         self._run = WorkerRun()
-        self._tasks, self._refusal = tasks, refusal
-        self._sandbox = Sandbox(folder)
-        self._sandbox.set_deadline(self.deadline)
-        self._run.isolation = self._sandbox.isolation.level
+        self._tasks, self._refusal, self._zygote = tasks, refusal, zygote
+        self._sandbox: Sandbox | None = None
+        self._run.isolation = zygote.isolation.level
         self._thread = threading.Thread(target=self._drive, daemon=True)
         self._thread.start()
         self._result: WorkerRun | None = None
 
     def _drive(self) -> None:
         run, events = self._run, Events(self._run)
-        shim = Shim(self._sandbox, self._refusal)
+        shim = None
         try:
+            # The zygote may still be importing its libraries: that is the "starting" phase.
+            self._sandbox = self._zygote.spawn(min(STALL_LIMITS["starting"], self.deadline - time.monotonic()))
+            self._sandbox.set_deadline(self.deadline)
+            shim = Shim(self._sandbox, self._refusal)
             ready = self._sandbox.receive(STALL_LIMITS["starting"])
             if not ready.get("ready"):
                 raise Gone("flooded", "a message the checker did not ask for")
@@ -259,7 +264,7 @@ class Worker:
             events("done")
         except Gone as gone:
             run.ended, run.flood = gone.how, gone.detail
-            run.hung_while = shim.phase if gone.how == "hung" else ""
+            run.hung_while = (shim.phase if shim else "starting") if gone.how == "hung" else ""
         except Failed as failed:
             run.ended = "crashed"
             events("shim-failed", error=failed.summary)
@@ -272,12 +277,13 @@ class Worker:
             return self._result
         self._thread.join(timeout=max(0.0, self.deadline - time.monotonic()) + 5)
         alive = self._thread.is_alive()
-        exit_code = self._sandbox.end(grace=1.0 if self._run.ended == "crashed" else 0.0)
+        sandbox = self._sandbox
+        exit_code = sandbox.end(grace=1.0 if self._run.ended == "crashed" else 0.0) if sandbox else None
         self._thread.join(timeout=5)
         run = self._run
         if alive and run.ended == "finished":
             run.ended, run.hung_while = "hung", "serving"
         run.exit_code = exit_code
-        run.output = self._sandbox.output()[-1500:]
+        run.output = sandbox.output()[-1500:] if sandbox else ""
         self._result = run
         return run

@@ -22,7 +22,7 @@ import pytest
 
 from checker.sandbox import SCRATCH_BYTES, isolation, landlock_abi
 from checker.staging import FILE_LIMIT, FOLDER_LINK, LINK, NOT_A_FILE, TOO_LARGE
-from checker.submission import Submission
+from checker.submission import SPEC_LOAD, Submission
 from tests.checker_support import REPO, grade, literal, make_submission
 
 pytestmark = pytest.mark.skipif(not isolation().sandboxed, reason=f"needs the OS sandbox: {isolation().detail}")
@@ -62,6 +62,10 @@ def fill():
             f.write(b"x" * 2**20)
 seen["fills_tmp_beyond_cap"] = can(fill)
 seen["tmp_written"] = attempt(lambda: os.path.getsize(scratch + "/fill"), 0)
+others = [p for p in seen["processes"] if p != os.getpid()]
+seen["others"] = others
+seen["opens_other_fds"] = [p for p in others if can(lambda p=p: os.listdir(f"/proc/{p}/fd"))]
+seen["reads_other_memory"] = [p for p in others if can(lambda p=p: open(f"/proc/{p}/mem", "rb").read(1))]
 
 from connexion import problem
 
@@ -87,6 +91,7 @@ def observe(folder: Path, port: int) -> dict:
     make_submission(folder, {"oas3/api.py": source})
     submission = Submission(folder)
     try:
+        submission.prestart({SPEC_LOAD})  # another task of the same learner, alive beside the observer's
         run = submission.status_run()
     finally:
         submission.close()
@@ -100,6 +105,14 @@ def observed(tmp_path_factory, listener) -> dict:
     return observe(tmp_path_factory.mktemp("observer") / "learner", listener.getsockname()[1])
 
 
+def test_learner_code_cannot_open_the_pipes_or_memory_of_other_processes(observed):
+    # The learner's sandbox holds the zygote and their other tasks' processes: none is open to this one,
+    # so no task can write answers into another task's pipe.
+    if isolation().namespaces:
+        assert len(observed["others"]) >= 2, observed["others"]  # the zygote and the spec-loading task at least
+    assert observed["opens_other_fds"] == [] and observed["reads_other_memory"] == []
+
+
 def test_learner_code_never_runs_as_root_and_holds_no_capability(observed):
     assert observed["uid"] != 0 and observed["euid"] != 0
     assert int(observed["caps"], 16) == 0
@@ -107,7 +120,7 @@ def test_learner_code_never_runs_as_root_and_holds_no_capability(observed):
 
 
 def test_learner_code_sees_only_its_own_processes(observed):
-    assert observed["pid"] < 10 and max(observed["processes"]) < 10
+    assert observed["pid"] < 100 and max(observed["processes"]) < 100  # its own PID namespace: a few small pids
 
 
 def test_learner_code_sees_no_file_but_the_interpreter_and_its_own(observed):
@@ -236,16 +249,16 @@ for pid in range(1, 4096):
 '''
 
 FORGE_PIPE = '''
-import json, os, sys
-config = json.loads(sys.argv[1])
+import __main__, json, os
+fd = __main__.CHANNEL._out.fileno()  # the pipe to the parent, found the way learner code would
 for line in ({"done": {"defines": ["get_status"]}}, {"item": {"status": 200, "headers": [], "body": "{}"}}):
-    os.write(config["write_fd"], (json.dumps(line) + "\\n").encode())
+    os.write(fd, (json.dumps(line) + "\\n").encode())
 os._exit(0)
 '''
 
 FLOOD_PIPE = '''
-import json, os, sys
-fd = json.loads(sys.argv[1])["write_fd"]
+import __main__, os
+fd = __main__.CHANNEL._out.fileno()
 chunk = b"x" * 2**20
 for _ in range(100):
     os.write(fd, chunk)

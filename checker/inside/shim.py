@@ -1,7 +1,10 @@
 """The only checker code that runs beside learner code: it obeys the parent and reports raw answers.
 
 Started by `checker.sandbox` inside the OS sandbox as `python shim.py CONFIG`,
-with two pipes: commands arrive on one, one JSON object per line; answers go
+one per learner, as a zygote: it imports connexion and httpx once, runs no
+learner code itself, and forks a process per task when the parent sends, on
+its control socket, that task's two pipes and output file. In the task's
+process commands arrive on one pipe, one JSON object per line; answers go
 back on the other. It judges nothing and imports nothing of the checker: the
 parent chooses every request, every clock reading and every sleep's fate, and
 decides what passed from the raw answers. Learner code shares this process and
@@ -643,10 +646,106 @@ def confine(rules: dict) -> None:
     ruleset.apply()
 
 
-def main() -> None:
+def serve_commands(read_fd: int, write_fd: int, folder: str) -> None:
+    """Answer the parent's commands on these pipes until it closes them (then the process ends)."""
     global CHANNEL
+    CHANNEL = Channel(read_fd, write_fd)
+    STATE.clear()
+    STATE.update(folder=Path(folder).resolve(), modules={}, clock=SetClock(), loop=asyncio.new_event_loop())
+    CHANNEL.send(ready=True)
+    while True:
+        command = CHANNEL.receive()
+        op = command.pop("op")
+        try:
+            CHANNEL.send(done=OPS[op](**command))
+        except BaseException as error:  # noqa: BLE001 - whatever learner code raised: say so, go on
+            CHANNEL.send(failed=learner_frame(error))
+
+
+def not_dumpable() -> None:
+    """No process of this sandbox may read another's memory or open its pipes through /proc (same uid or not)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+
+
+def zygote(control_fd: int, folder: str, preload: list[str]) -> None:
+    """Import the libraries once, then fork one process per task (see checker.sandbox.Zygote).
+
+    Runs no learner code itself: a task's process gets its own pipes, output file and
+    session, imports the learner's module and answers commands as `serve_commands`."""
+    import socket
+
+    control = socket.socket(fileno=control_fd)
+    op_preload(preload)
+    not_dumpable()  # inherited by every task's process
+    while True:
+        try:
+            message, fds, _flags, _address = socket.recv_fds(control, 4096, 3)
+        except OSError:
+            os._exit(0)
+        if not message:
+            os._exit(0)  # the parent is gone
+        request = json.loads(message)
+        if request.get("op") == "fork" and len(fds) == 3:
+            try:
+                pid = os.fork()
+            except OSError as error:  # out of processes (a fork bomb of an earlier task?): this task cannot run
+                for fd in fds:
+                    os.close(fd)
+                control.send(json.dumps({"error": str(error)}).encode())
+                continue
+            if pid == 0:  # pragma: no cover - the task's process
+                try:
+                    control.close()
+                    os.setsid()
+                    os.dup2(fds[2], 1)
+                    os.dup2(fds[2], 2)
+                    serve_commands(fds[0], fds[1], folder)
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            control.send(json.dumps({"pid": pid}).encode())
+        elif request.get("op") == "end":
+            control.send(json.dumps({"code": end_task(int(request["pid"]), float(request.get("grace", 0)))}).encode())
+        else:
+            for fd in fds:
+                os.close(fd)
+            control.send(b"{}")
+
+
+def end_task(pid: int, grace: float) -> int | None:
+    """Let a task's process end by itself within `grace` seconds, else kill its session; its exit code, or
+    None if it had to be killed."""
+    until = time.monotonic() + grace
+    code = None
+    while True:
+        try:
+            done, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() >= until:
+            break
+        time.sleep(0.01)
+    try:
+        os.killpg(pid, signal.SIGKILL)  # whatever it started in its session goes too
+    except (ProcessLookupError, PermissionError):
+        pass
+    if code is None:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return code
+
+
+def main() -> None:
     config = json.loads(sys.argv[1])
-    CHANNEL = Channel(config["read_fd"], config["write_fd"])
     if config.get("landlock"):
         confine(config["landlock"])
     if config.get("max_processes"):  # counted per user namespace or fresh uid: only this sandbox's count
@@ -656,19 +755,10 @@ def main() -> None:
             resource.setrlimit(resource.RLIMIT_NPROC, (config["max_processes"], config["max_processes"]))
         except (ValueError, OSError):
             pass
-    STATE.update(folder=Path(config["folder"]).resolve(), modules={}, clock=SetClock(),
-                 loop=asyncio.new_event_loop())
     # Jupyter pulls in rfc3987-syntax, which compiles a grammar for 0.9 s whenever
     # jsonschema is imported. Nothing here validates URI formats, so skip it.
     sys.modules.setdefault("rfc3987_syntax", None)
-    CHANNEL.send(ready=True)
-    while True:
-        command = CHANNEL.receive()
-        op = command.pop("op")
-        try:
-            CHANNEL.send(done=OPS[op](**command))
-        except BaseException as error:  # noqa: BLE001 - whatever learner code raised: say so, go on
-            CHANNEL.send(failed=learner_frame(error))
+    zygote(config["control_fd"], config["folder"], config.get("preload", []))
 
 
 if __name__ == "__main__":
