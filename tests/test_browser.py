@@ -600,7 +600,7 @@ def test_lesson_01_terminal_commands_work_in_a_terminal_from_the_file_menu(page,
                 type_in_terminal(page, line)
             if "workbook.py check" in line:
                 # The starter files fail most exercises: what matters is that the checker ran and scored them.
-                wait_for_terminal(page, r"(?m)^score: \d+/\d+", CHECK_S)
+                # The checker's last line: the run finished (its `score:` line may have scrolled out of view).
                 wait_for_terminal(page, r"(?m)\d+ (failed|passed).* in [\d.]+s", CHECK_S)
         assert page.get_by_text(NEWS_PROMPT).count() == 0, "JupyterLab asked about news; jupyter-config/ should stop it"
         if os.environ.get("WORKBOOK_SCREENSHOT_DIR"):
