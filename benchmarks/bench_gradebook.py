@@ -4,9 +4,11 @@
     .venv/bin/python benchmarks/bench_gradebook.py --plan 100x2 100x4    # CLASS_SIZExJOBS runs
     .venv/bin/python benchmarks/bench_gradebook.py --plan 25x2 --without-sandbox   # each run also unsandboxed
 
-Builds a class in a temporary folder, cycling through: a copy of solutions/ (6
-in 10), the untouched starters (2 in 10), a broken YAML file and an api.py that
-hangs at import (1 in 10 each). Then runs `python -m checker.gradebook` once per
+Builds a class in a temporary folder, cycling through 20 learners: a copy of
+solutions/ (12 in 20), the untouched starters (3 in 20), a broken YAML file, an
+api.py that hangs at import, one that crashes the process (`os._exit`), a
+client.py that kills every process it can see, and one that fork-bombs (1 in
+20 each). Then runs `python -m checker.gradebook` once per
 plan entry and prints wall time, seconds per learner, throughput, and whether
 every copy of the same submission got the same total: an overloaded machine
 shows up as good work graded as "hung". Numbers, not assertions: run it on a
@@ -30,8 +32,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from checker.sandbox import isolation  # noqa: E402
-DEFAULT_PLAN = ["25x1", "25x2", "25x4", "50x2", "100x2", "100x4"]
-KINDS = ["good", "good", "good", "starter", "good", "broken-yaml", "good", "starter", "good", "hanging"]
+DEFAULT_PLAN = ["25x2", "50x2", "100x2"]
+KINDS = ["good", "good", "good", "starter", "good", "broken-yaml", "good", "starter", "good", "hanging",
+         "good", "crashing", "good", "starter", "good", "killer", "good", "good", "fork-bomb", "good"]
+HOSTILE = {  # kind -> (file, its text)
+    "hanging": ("api.py", "import time\ntime.sleep(999)\n"),
+    "crashing": ("api.py", "import os\nos._exit(3)\n"),
+    "killer": ("client.py", "import os, signal\nfor pid in os.listdir('/proc'):\n    if pid.isdigit() and int(pid) != "
+                            "os.getpid():\n        try:\n            os.kill(int(pid), signal.SIGKILL)\n"
+                            "        except OSError:\n            pass\n"),
+    "fork-bomb": ("client.py", "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n"
+                               "        pass\n"),
+}
 
 
 def make_class(folder: Path, size: int) -> dict[str, str]:
@@ -44,8 +56,9 @@ def make_class(folder: Path, size: int) -> dict[str, str]:
         shutil.copytree(source / "oas3", learner / "oas3", ignore=shutil.ignore_patterns("__pycache__"))
         if kind == "broken-yaml":
             (learner / "oas3" / "ex-04-01-headers.yaml").write_text("openapi: 3.0.3\npaths: {/status: [unclosed\n")
-        elif kind == "hanging":
-            (learner / "oas3" / "api.py").write_text("import time\ntime.sleep(999)\n")
+        elif kind in HOSTILE:
+            name, text = HOSTILE[kind]
+            (learner / "oas3" / name).write_text(text)
         kinds[learner.name] = kind
     return kinds
 

@@ -36,7 +36,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from checker import reaper
+from checker import forkserver, reaper
 from checker.sandbox import isolation
 
 PACKAGE = Path(__file__).resolve().parent
@@ -180,16 +180,22 @@ def discover(submissions: Path) -> list[Learner]:
 # -- one learner ---------------------------------------------------------------------
 
 
-def checker_command(learner: Learner, settings: Settings, grade_json: Path) -> list[str]:
-    """The learner's own `pytest checker/` command, wrapped in the reaper with the time limit."""
-    command = [sys.executable, "-m", "pytest", str(PACKAGE), *PYTEST_OPTIONS,
-               "--submission", str(graded_root(learner.path)), "--grade-json", str(grade_json)]
+def pytest_args(learner: Learner, settings: Settings, grade_json: Path) -> list[str]:
+    """The arguments of the learner's own `pytest checker/` command."""
+    args = [str(PACKAGE), *PYTEST_OPTIONS, "--submission", str(graded_root(learner.path)), "--grade-json", str(grade_json)]
     if settings.checker_deadline is not None:
-        command += ["--checker-deadline", f"{settings.checker_deadline:g}"]
+        args += ["--checker-deadline", f"{settings.checker_deadline:g}"]
     for exercise in settings.exercises:
-        command += ["--exercise", exercise]
+        args += ["--exercise", exercise]
+    return args
+
+
+def checker_command(learner: Learner, settings: Settings, grade_json: Path) -> list[str]:
+    """The learner's own `pytest checker/` command, wrapped in the reaper with the time limit (where there is
+    no fork server: see `checker.forkserver`)."""
     return [sys.executable, "-m", "checker.reaper", "--timeout", f"{settings.timeout:g}",
-            "--memory-limit", str(CHECKER_MEMORY_MIB), "--", *command]
+            "--memory-limit", str(CHECKER_MEMORY_MIB), "--", sys.executable, "-m", "pytest",
+            *pytest_args(learner, settings, grade_json)]
 
 
 def _environment() -> dict[str, str]:
@@ -211,10 +217,11 @@ def _failed_exercises(grades: dict) -> list[str]:
 class Running:
     """The wrapper processes now grading, so an interrupted gradebook can stop them all."""
 
-    def __init__(self):
+    def __init__(self, server=None):
         self._lock = threading.Lock()
         self._processes: set[subprocess.Popen] = set()
         self.stopping = threading.Event()
+        self.server = server  #: a checker.forkserver.Server, where jobs are forked rather than started
 
     def add(self, process: subprocess.Popen) -> None:
         with self._lock:
@@ -258,15 +265,19 @@ def grade_learner(learner: Learner, settings: Settings, running: Running) -> dic
         stale.unlink(missing_ok=True)
     started = time.monotonic()
     with open(log, "wb") as sink:
-        process = subprocess.Popen(checker_command(learner, settings, grade_json), cwd=REPO, env=_environment(),
-                                   stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
-                                   start_new_session=os.name == "posix")
+        if running.server is not None:
+            process = running.server.start(pytest_args(learner, settings, grade_json), log, settings.timeout,
+                                           CHECKER_MEMORY_MIB)
+        else:
+            process = subprocess.Popen(checker_command(learner, settings, grade_json), cwd=REPO, env=_environment(),
+                                       stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT,
+                                       start_new_session=os.name == "posix")
         running.add(process)
         try:
             code = process.wait(timeout=settings.timeout + GRACE)
         except subprocess.TimeoutExpired:  # the wrapper itself is stuck: a last resort
             process.kill()
-            code = process.wait()
+            code = process.wait(timeout=GRACE)
         finally:
             running.discard(process)
     seconds = time.monotonic() - started
@@ -425,7 +436,7 @@ def _grade_class(settings: Settings, jobs: int, skip_graded: bool, progress: boo
             todo.append(learner)
     csv_path = settings.out / CSV_NAME
     write_atomic(csv_path, gradebook_csv(learners, dict(points)))
-    running, interrupted = Running(), False
+    running, interrupted = Running(forkserver.Server(_environment()) if todo and forkserver.available() else None), False
     bar = _progress(len(learners), progress)
     bar.update(len(learners) - len(todo))
     executor = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="grade")
@@ -447,6 +458,8 @@ def _grade_class(settings: Settings, jobs: int, skip_graded: bool, progress: boo
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
         bar.close()
+        if running.server is not None:
+            running.server.close()
     for future, learner in pending.items():  # learners that finished while the run was stopping
         if future.done() and not future.cancelled():
             learner.result = future.result()

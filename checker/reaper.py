@@ -155,8 +155,58 @@ def _memory_limiter(limit_bytes: int):
     return limit
 
 
+class Forked:
+    """A child forked to run a function, with the part of Popen's interface `run` and `sweep` use."""
+
+    def __init__(self, target, limiter=None):
+        self.returncode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                os.setsid()
+                if limiter is not None:
+                    limiter()
+                code = target()
+            finally:
+                os._exit(code if isinstance(code, int) else 1)
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        until = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= until:
+                raise subprocess.TimeoutExpired(f"pid {self.pid}", timeout)
+            time.sleep(0.02)
+        return self.returncode
+
+
 def run(command: list[str], timeout: float, memory_mib: int = 0) -> int:
     """Run `command`, kill it after `timeout` seconds, then sweep; return the exit code to report."""
+    limiter = _memory_limiter(memory_mib * 1024**2) if memory_mib and os.name == "posix" else None
+    # The command gets a process group of its own, so killing it never signals this wrapper.
+    return supervise(lambda: subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=os.name == "posix",
+                                              preexec_fn=limiter), timeout)
+
+
+def run_forked(target, timeout: float, memory_mib: int = 0) -> int:
+    """As `run`, for a function run in a forked child (its exit code is what it returns): how the
+    gradebook's fork server grades a learner with the checker's modules already imported."""
+    limiter = _memory_limiter(memory_mib * 1024**2) if memory_mib else None
+    return supervise(lambda: Forked(target, limiter), timeout)
+
+
+def supervise(start, timeout: float) -> int:
+    """Start a child with `start()`, kill it after `timeout` seconds, then sweep; the exit code to report."""
     try:
         become_subreaper()
     except Stop:
@@ -170,10 +220,7 @@ def run(command: list[str], timeout: float, memory_mib: int = 0) -> int:
             signal.signal(sig, stop)
     child = None
     try:
-        # The command gets a process group of its own, so killing it never signals this wrapper.
-        limiter = _memory_limiter(memory_mib * 1024**2) if memory_mib and os.name == "posix" else None
-        child = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=os.name == "posix",
-                                 preexec_fn=limiter)
+        child = start()
         try:
             code = child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

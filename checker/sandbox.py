@@ -153,7 +153,14 @@ def _readable_by_others(paths: list[str]) -> bool:
     return True
 
 
-_uids = iter(range(FIRST_UID + (os.getpid() % 4096) * 64, 10**9))
+def fresh_uids() -> None:
+    """Start this process's own sequence of sandbox uids (after a fork, the parent's would be shared)."""
+    global _uids
+    _uids = iter(range(FIRST_UID + (os.getpid() % 4096) * 64, 10**9))
+
+
+_uids = iter(())
+fresh_uids()
 
 
 def _bwrap_argv(bwrap: str, command: list[str], folder: Path | None, binds: dict[str, str]) -> list[str]:

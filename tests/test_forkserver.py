@@ -1,0 +1,80 @@
+"""The gradebook's fork server: each learner graded in a forked job, as `python -m checker.reaper -- pytest`
+would grade them, with the same limits, the same sweep, and the same grades."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from checker import reaper, sandbox
+from tests.checker_support import REPO, make_submission
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork servers need fork")
+
+
+def test_a_forked_job_gets_uids_of_its_own():
+    # Root gives each sandbox a fresh uid; two jobs forked from one server must not hand out the same ones.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        sandbox.fresh_uids()
+        os.write(write, str(next(sandbox._uids)).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    theirs = int(os.read(read, 64))
+    ours = next(sandbox._uids)
+    assert abs(theirs - ours) >= 64 or (pid - os.getpid()) % 4096 == 0
+
+
+def test_run_forked_reports_the_functions_exit_code():
+    assert reaper.run_forked(lambda: 3, timeout=30) == 3
+
+
+def test_run_forked_stops_an_overrun_and_sweeps_what_it_started(tmp_path):
+    marker = tmp_path / "daemon-alive"
+
+    def overrun() -> int:
+        daemon = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(60); open({str(marker)!r}, 'w')"],
+                                  start_new_session=True)
+        (tmp_path / "daemon-pid").write_text(str(daemon.pid))
+        time.sleep(60)
+        return 0
+
+    def job() -> int:  # in a child of its own, as the server runs it: the subreaper must not be this test
+        return reaper.run_forked(overrun, timeout=1.0)
+
+    started = time.monotonic()
+    code = reaper.supervise(lambda: reaper.Forked(job), timeout=30)
+    assert code == reaper.TIMED_OUT and time.monotonic() - started < 20
+    daemon = int((tmp_path / "daemon-pid").read_text())
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(daemon, 0)
+
+
+def gradebook(submissions: Path, out: Path, forkserver: bool) -> list[dict]:
+    env = {**os.environ, "CHECKER_FORKSERVER": "1" if forkserver else "0"}
+    subprocess.run([sys.executable, "-m", "checker.gradebook", str(submissions), "--out", str(out), "--jobs", "2",
+                    "--no-progress"], cwd=REPO, env=env, check=True, capture_output=True, timeout=600)
+    with open(out / "gradebook.csv", newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_the_fork_server_grades_as_fresh_processes_do(tmp_path):
+    submissions = tmp_path / "class"
+    make_submission(submissions / "good")
+    make_submission(submissions / "hanging-api", {"oas3/api.py": "import time\ntime.sleep(999)\n"})
+    forked = gradebook(submissions, tmp_path / "forked", forkserver=True)
+    fresh = gradebook(submissions, tmp_path / "fresh", forkserver=False)
+    assert forked == fresh
+    good, hanging = forked
+    assert good["total"] == good["max"] and good["notes"] == "all passed"
+    assert int(hanging["total"]) < int(hanging["max"])
+    feedback = (tmp_path / "forked" / "feedback" / "good.txt").read_text()
+    assert "score: 27/27" in feedback and "11 passed" in feedback
