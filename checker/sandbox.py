@@ -267,6 +267,17 @@ class ControlGroup:
                     time.sleep(0.02)  # the kernel empties it a moment after the last process ends
 
 
+def json_object(data: bytes) -> dict:
+    """A message from the sandbox, which must be one JSON object; anything else floods the parent."""
+    try:
+        message = json.loads(data)
+    except ValueError:
+        raise Gone("flooded", "a message that is not JSON") from None
+    if not isinstance(message, dict):
+        raise Gone("flooded", "a message that is not a JSON object")
+    return message
+
+
 class Gone(Exception):
     """The sandbox stopped answering: it `hung`, `crashed` or `flooded` the parent."""
 
@@ -345,13 +356,7 @@ class Zygote:
             raise Gone("hung")
         if not reply:
             raise Gone("crashed")
-        try:
-            answer = json.loads(reply)
-        except ValueError:
-            raise Gone("flooded", "a message that is not JSON") from None
-        if not isinstance(answer, dict):
-            raise Gone("flooded", "a message that is not a JSON object")
-        return answer
+        return json_object(reply)
 
     def spawn(self, limit: float) -> Sandbox:
         """A new process for one task, forked from the zygote (which may still be importing: `limit` seconds)."""
@@ -455,13 +460,7 @@ class Sandbox:
         self._buffer = bytearray(rest)
         if len(line) > MESSAGE_LIMIT:
             raise Gone("flooded", f"more than {MESSAGE_LIMIT // 1024} KiB in one message")
-        try:
-            message = json.loads(line)
-        except ValueError:
-            raise Gone("flooded", "a message that is not JSON") from None
-        if not isinstance(message, dict):
-            raise Gone("flooded", "a message that is not a JSON object")
-        return message
+        return json_object(line)
 
     def call(self, op: str, limit: float, on_item=None, on_ask=None, total: float | None = None, **arguments):
         """Run one command: items go to `on_item`, questions to `on_ask` (its return is the reply).

@@ -95,3 +95,11 @@ def assert_fails(result: ExerciseResult, case: str, check: str, fragment: str, s
 def api_module(body: str, imports: str = "from connexion import problem") -> str:
     """A whole api.py whose get_status() is `body` (dedented)."""
     return f"{imports}\n\n\ndef get_status():\n{textwrap.indent(textwrap.dedent(body).strip(), '    ')}\n"
+
+
+def edited(text: str, *edits: tuple[str, str]) -> str:
+    """`text` with each (old, new) replacement applied once; a test edit that does not apply fails loudly."""
+    for old, new in edits:
+        assert old in text, f"test edit does not apply: {old!r}"
+        text = text.replace(old, new, 1)
+    return text

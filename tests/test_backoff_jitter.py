@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 import pytest
-from checker_support import SOLUTIONS, STARTERS, failed, grade_many, make_submission
+from checker_support import SOLUTIONS, STARTERS, edited, failed, grade_many, make_submission
 
 from checker.exercises import backoff_jitter as bj
 
@@ -27,10 +27,7 @@ SLEEP = "        wait = backoff_delay(attempt, policy) if asked is None else ask
 
 def patched(*edits: tuple[str, str], text: str = SOLUTION) -> str:
     """The solution's client.py with each (old, new) replacement applied once."""
-    for old, new in edits:
-        assert old in text, f"test edit does not apply: {old!r}"
-        text = text.replace(old, new, 1)
-    return text
+    return edited(text, *edits)
 
 
 def draw(code: str) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from checker_support import SOLUTIONS, STARTERS, failed, grade_many, make_submission
+from checker_support import SOLUTIONS, STARTERS, edited, failed, grade_many, make_submission
 
 from checker.exercises import circuit_breaker as cb
 
@@ -20,10 +20,7 @@ EXERCISE = "circuit-breaker"
 
 def patched(*edits: tuple[str, str], text: str = SOLUTION) -> str:
     """The solution's client.py with each (old, new) replacement applied once."""
-    for old, new in edits:
-        assert old in text, f"test edit does not apply: {old!r}"
-        text = text.replace(old, new, 1)
-    return text
+    return edited(text, *edits)
 
 
 def with_breaker(source: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from checker_support import SOLUTIONS, STARTERS, failed, grade, make_submission
+from checker_support import SOLUTIONS, STARTERS, edited, failed, grade, make_submission
 from test_retry_after_client import SOLUTION as STAGE_ONE
 from test_retry_after_client import fits
 
@@ -25,10 +25,7 @@ GIVE_UP = ("        if (attempt == attempts or (asked is not None and asked > po
 
 def patched(*edits: tuple[str, str], text: str = SOLUTION) -> str:
     """The solution's client.py with each (old, new) replacement applied once."""
-    for old, new in edits:
-        assert old in text, f"test edit does not apply: {old!r}"
-        text = text.replace(old, new, 1)
-    return text
+    return edited(text, *edits)
 
 
 def give_up_when(condition: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from checker_support import SOLUTIONS, STARTERS, failed, grade, make_submission
+from checker_support import SOLUTIONS, STARTERS, edited, failed, grade, make_submission
 
 from checker.exercises import retry_after_client as rac
 
@@ -52,10 +52,7 @@ LOOP = '''        response = client.get(url)
 
 def patched(*edits: tuple[str, str], text: str = SOLUTION) -> str:
     """The solution's client.py with each (old, new) replacement applied once."""
-    for old, new in edits:
-        assert old in text, f"test edit does not apply: {old!r}"
-        text = text.replace(old, new, 1)
-    return text
+    return edited(text, *edits)
 
 
 def loop(body: str) -> tuple[str, str]:
