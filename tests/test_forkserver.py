@@ -32,27 +32,32 @@ def test_a_forked_job_gets_uids_of_its_own():
     assert abs(theirs - ours) >= 64 or (pid - os.getpid()) % 4096 == 0
 
 
+def in_a_process_of_its_own(code: str) -> subprocess.CompletedProcess:
+    """Run `code` with checker.reaper imported, in a fresh interpreter: a supervisor becomes a subreaper and
+    sets its signals aside, which must never happen to the test run itself (its later children would inherit)."""
+    return subprocess.run([sys.executable, "-c", f"import sys, time\nfrom checker import reaper\n{code}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+
+
 def test_run_forked_reports_the_functions_exit_code():
-    assert reaper.run_forked(lambda: 3, timeout=30) == 3
+    assert in_a_process_of_its_own("sys.exit(reaper.run_forked(lambda: 3, timeout=30))").returncode == 3
 
 
 def test_run_forked_stops_an_overrun_and_sweeps_what_it_started(tmp_path):
-    marker = tmp_path / "daemon-alive"
-
-    def overrun() -> int:
-        daemon = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep(60); open({str(marker)!r}, 'w')"],
-                                  start_new_session=True)
-        (tmp_path / "daemon-pid").write_text(str(daemon.pid))
-        time.sleep(60)
-        return 0
-
-    def job() -> int:  # in a child of its own, as the server runs it: the subreaper must not be this test
-        return reaper.run_forked(overrun, timeout=1.0)
-
+    marker = tmp_path / "daemon-pid"
+    code = f"""
+import subprocess
+def overrun():
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    open({str(marker)!r}, "w").write(str(daemon.pid))
+    time.sleep(60)
+    return 0
+sys.exit(reaper.run_forked(overrun, timeout=1.0))
+"""
     started = time.monotonic()
-    code = reaper.supervise(lambda: reaper.Forked(job), timeout=30)
-    assert code == reaper.TIMED_OUT and time.monotonic() - started < 20
-    daemon = int((tmp_path / "daemon-pid").read_text())
+    done = in_a_process_of_its_own(code)
+    assert done.returncode == reaper.TIMED_OUT and time.monotonic() - started < 20, done.stderr
+    daemon = int(marker.read_text())
     time.sleep(0.2)
     with pytest.raises(ProcessLookupError):
         os.kill(daemon, 0)
