@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -39,9 +40,8 @@ def available() -> bool:
 
 def preload() -> None:
     """Import what every grading imports, so forked jobs start with it in memory."""
-    sys.modules.setdefault("rfc3987_syntax", None)  # as checker/conftest.py does: a slow grammar nobody uses
+    import checker.conftest  # noqa: F401 - first: it keeps jsonschema from compiling a grammar nobody uses
     import pytest  # noqa: F401
-    import checker.conftest  # noqa: F401
     import checker.grading  # noqa: F401
     from checker.exercises import all_exercises
     from checker.sandbox import isolation
@@ -195,7 +195,7 @@ class Job:
     def kill(self) -> None:
         if self.pid:
             try:
-                os.kill(self.pid, 9)
+                os.kill(self.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
 
