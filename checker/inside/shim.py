@@ -43,7 +43,7 @@ import time
 import traceback
 from pathlib import Path
 
-from asgi import exchange, start
+from asgi import exchange, run_flask_inline, start
 
 BODY_LIMIT = 2000  #: characters of each body sent back
 HEADER_LIMIT = 8192  #: characters of each header value sent back (the first 100 headers)
@@ -167,6 +167,7 @@ def op_preload(modules: list[str]) -> None:
         importlib.import_module(name)
     if "connexion" in modules:
         sandbox_templates()
+        run_flask_inline()
 
 
 def sandbox_templates() -> None:
@@ -280,6 +281,7 @@ def build(spec: Path, module, last_error: dict, options: dict, catch_errors: boo
             last_error.setdefault("error", learner_frame(error))
         return InternalServerError().to_problem()
 
+    run_flask_inline()
     app = connexion.FlaskApp(__name__, specification_dir=str(spec.parent))
     app.add_api(spec.name, resolver=Resolver(function_resolver=resolve), **options)
     if catch_errors:
