@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
+import statistics
 import shutil
 import subprocess
 import sys
@@ -89,6 +91,16 @@ def consistency(out: Path, kinds: dict[str, str]) -> str:
     return f"{odd} odd ({modal}{'; ' + extra if extra else ''}){': ' + named if named else ''}"
 
 
+def seconds_by_kind(out: Path, kinds: dict[str, str]) -> str:
+    """Each kind's median seconds per learner (the gradebook's own timing of each job), slowest first."""
+    spent: dict[str, list[float]] = {}
+    for path in (out / "results").glob("*.json"):
+        result = json.loads(path.read_text())["gradebook"]
+        spent.setdefault(kinds[result["learner"]], []).append(result["seconds"])
+    medians = sorted(((statistics.median(values), kind) for kind, values in spent.items()), reverse=True)
+    return ", ".join(f"{kind} {median:.1f}" for median, kind in medians)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plan", nargs="+", default=DEFAULT_PLAN, metavar="SIZExJOBS",
@@ -120,6 +132,7 @@ def main() -> int:
                 level = isolation().level if sandbox else "none"
                 print(f"{size:>8} {jobs:>4} {level:>10} {'yes' if forked else 'no':>6} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f}"
                       f" {load:>5.1f}  {consistency(out, kinds)}", flush=True)
+                print(f"{'':>8} median seconds per learner: {seconds_by_kind(out, kinds)}", flush=True)
     return 0
 
 
