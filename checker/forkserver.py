@@ -44,22 +44,13 @@ def preload() -> None:
     import pytest  # noqa: F401
     import checker.grading  # noqa: F401
     from checker.exercises import all_exercises
+    from checker.exercises.headers_spec import warm_validator
     from checker.sandbox import isolation
 
     all_exercises()
     isolation()
-    warm_spec_validator()
+    warm_validator()  # once here, not once per learner (no thread: the server forks)
 
-
-def warm_spec_validator() -> None:
-    """Import openapi-spec-validator and build its validators once: 1–2 s that every learner's
-    YAML exercises would otherwise pay again (pydantic-settings and jsonschema-path alone take most)."""
-    import yaml
-    from openapi_spec_validator import OpenAPIV30SpecValidator, OpenAPIV31SpecValidator
-
-    reference = yaml.safe_load((Path(__file__).parent / "reference" / "status.oas3.yaml").read_text())
-    for validator in (OpenAPIV30SpecValidator, OpenAPIV31SpecValidator):
-        list(validator(reference).iter_errors())
 
 
 def grade(args: list[str], log: str) -> int:

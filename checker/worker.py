@@ -17,7 +17,6 @@ import importlib
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from checker.sandbox import Failed, Gone, Sandbox, Zygote

@@ -7,7 +7,7 @@ from typing import Any
 from checker.exercises import Exercise
 from checker.exercises.common import follow_or_report, lesson_hint, load_document
 from checker.exercises.headers_spec import (REFS_RESOLVE, VALID_OPENAPI, broken_ref_messages, check_no_duplicates,
-                                            validation_errors)
+                                            validation_errors, warm_in_background)
 from checker.results import ExerciseResult
 from checker.spec import BrokenRef, Document, where_in
 from checker.submission import Submission
@@ -333,4 +333,5 @@ EXERCISE = Exercise(
     lesson=LESSON,
     points=2,
     grade=grade,
+    prestart=lambda _submission: warm_in_background(),
 )
