@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 from pathlib import Path
 
 from checker.results import Check, ExerciseResult
@@ -17,6 +19,16 @@ def default_submission() -> Path:
     return here if (here / "oas3").is_dir() else REPO / "notebooks"
 
 
+@functools.cache
+def kept_sandbox():
+    """The sandbox this kernel's check() calls share (see checker.submission.KeptSandbox), ended at exit."""
+    from checker.submission import KeptSandbox
+
+    kept = KeptSandbox()
+    atexit.register(kept.close)
+    return kept
+
+
 def check(exercise_id: str, submission: str | Path | None = None) -> ExerciseResult:
     """Grade one exercise of the files you are editing and show every check, passed or not."""
     from checker.exercises import all_exercises
@@ -27,7 +39,7 @@ def check(exercise_id: str, submission: str | Path | None = None) -> ExerciseRes
     if exercise_id not in exercises:
         raise ValueError(f"There is no exercise {exercise_id!r}. Known exercises: {', '.join(exercises)}.")
     exercise = exercises[exercise_id]
-    folder = Submission(submission or default_submission())
+    folder = Submission(submission or default_submission(), kept=kept_sandbox())
     prestart([exercise], folder)
     try:
         return grade_one(exercise, folder)

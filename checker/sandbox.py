@@ -264,7 +264,7 @@ class ControlGroup:
             except OSError:
                 pass
 
-    def task_entries(self) -> list[int]:
+    def task_entries(self) -> tuple[list[int], list[Path]]:
         """A new cgroup per hierarchy for one task, as file descriptors of their `cgroup.procs`: the task's
         process writes "0" to each, moving itself in before any learner code runs (the kernel judges the
         write by who opened the file: this process). Each task then holds at most TASK_PROCESSES processes
@@ -272,17 +272,31 @@ class ControlGroup:
         module cannot starve or block the learner's other exercises. Where cgroups nest only without
         processes in inner nodes (cgroup v2), tasks share the learner's cgroup instead."""
         self._tasks += 1
-        entries = []
+        entries, made = [], []
         for path in self.per_task:
             task = path / f"task-{self._tasks}"
             try:
                 task.mkdir()
+                made.append(task)
                 if path.parent.name == "pids":
                     (task / "pids.max").write_text(str(TASK_PROCESSES))
                 entries.append(os.open(task / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
             except OSError:
                 pass
-        return entries
+        return entries, made
+
+    @staticmethod
+    def remove_task(paths: list[Path]) -> None:
+        """Remove an ended task's cgroups (a sandbox kept for many checks would otherwise collect them)."""
+        for path in paths:
+            for _ in range(25):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the kernel empties it a moment after the last process ends
 
     def remove(self) -> None:
         for path in [task for path in self.per_task for task in path.glob("task-*")] + self.paths:
@@ -403,7 +417,7 @@ class Zygote:
         to_shim_read, to_shim = os.pipe()
         from_shim, from_shim_write = os.pipe()
         output = tempfile.TemporaryFile()
-        entries = self.cgroup.task_entries() if self.cgroup is not None else []
+        entries, cgroups = self.cgroup.task_entries() if self.cgroup is not None else ([], [])
         try:
             answer = self._ask({"op": "fork"}, [to_shim_read, from_shim_write, output.fileno(), *entries], limit)
             if "error" in answer:
@@ -414,11 +428,12 @@ class Zygote:
             for fd in (to_shim, from_shim):
                 os.close(fd)
             output.close()
+            ControlGroup.remove_task(cgroups)
             raise
         finally:
             for fd in (to_shim_read, from_shim_write, *entries):
                 os.close(fd)
-        return Sandbox(self, answer["pid"], to_shim, from_shim, output)
+        return Sandbox(self, answer["pid"], to_shim, from_shim, output, cgroups)
 
     def end_task(self, pid: int, grace: float) -> int | None:
         """Have the zygote end a task's process; its exit code if it ended by itself, else None."""
@@ -427,6 +442,10 @@ class Zygote:
         except Gone:
             return None  # the zygote is gone (the learner's code killed it?): end() ends everything anyway
         return code if type(code) is int else None
+
+    def alive(self) -> bool:
+        """Whether the zygote can still fork tasks (learner code may have killed it)."""
+        return not self._ended and self.process.poll() is None
 
     def end(self) -> None:
         """Kill everything the sandbox holds."""
@@ -455,8 +474,9 @@ class Zygote:
 class Sandbox:
     """One task's process in a learner's sandbox: send it commands, read its answers, end it."""
 
-    def __init__(self, zygote: Zygote, pid: int, to_shim: int, from_shim: int, output):
+    def __init__(self, zygote: Zygote, pid: int, to_shim: int, from_shim: int, output, cgroups: list[Path] = ()):
         self.zygote, self.pid, self.isolation = zygote, pid, zygote.isolation
+        self._cgroups = list(cgroups)
         self.folder, self.reference = zygote.folder, zygote.reference
         self._to_shim, self._from_shim, self._output = to_shim, from_shim, output
         self._buffer = bytearray()
@@ -542,6 +562,7 @@ class Sandbox:
                 os.close(fd)
             except OSError:
                 pass
+        ControlGroup.remove_task(self._cgroups)
         return code
 
 

@@ -55,10 +55,15 @@ def _read_plain(path: Path, limit: int) -> bytes:
 class Staged:
     """The private copy: `folder` holds the plain files; `refused` says why others were left out."""
 
-    def __init__(self, oas3: Path):
-        self.root = Path(tempfile.mkdtemp(prefix="checker-staged-"))
+    def __init__(self, oas3: Path, root: Path | None = None):
+        """`root`: copy into this folder (emptied first) instead of a new one: a kept sandbox sees it."""
+        self.root = root or Path(tempfile.mkdtemp(prefix="checker-staged-"))
         self.folder = self.root / "oas3"
-        self.folder.mkdir()
+        if self.folder.is_dir():  # kept: empty it, but keep the folder itself, which the sandbox binds
+            for old in self.folder.iterdir():
+                shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+        else:
+            self.folder.mkdir()
         os.chmod(self.root, 0o755)  # the sandbox's unprivileged uid reads it through a read-only bind
         os.chmod(self.folder, 0o755)
         self.refused: dict[str, str] = {}

@@ -6,6 +6,8 @@ in the background while the YAML checks run in this process.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -26,11 +28,45 @@ SAMPLING = "sampling"
 APP_ONLY, APP_SAMPLING = "app", "app+sampling"  #: worker keys: the spec loaded, or loaded and sampled
 
 
+class KeptSandbox:
+    """A staging folder and a learner sandbox kept from one `check()` to the next in a notebook's kernel.
+
+    Each grading copies the learner's files into the same folder (which the sandbox binds) and forks
+    its tasks, fresh processes as always, from the warm zygote: bubblewrap, Python and connexion's
+    import (about a second) are paid once per kernel, not once per check(). Only check() keeps one;
+    pytest and the gradebook start a sandbox per learner and end it."""
+
+    def __init__(self) -> None:
+        self._root: Path | None = None
+        self._zygote: Zygote | None = None
+
+    def stage(self, oas3: Path) -> Staged:
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="checker-kept-"))
+        return Staged(oas3, root=self._root)
+
+    def zygote(self, folder: Path) -> Zygote:
+        if self._zygote is None or not self._zygote.alive():  # learner code may have killed the last one
+            if self._zygote is not None:
+                self._zygote.end()
+            self._zygote = Zygote(folder)
+        return self._zygote
+
+    def close(self) -> None:
+        if self._zygote is not None:
+            self._zygote.end()
+        if self._root is not None:
+            shutil.rmtree(self._root, ignore_errors=True)
+        self._root = self._zygote = None
+
+
 class Submission:
     """A directory laid out like `notebooks/`: `oas3/ex-04-01-headers.yaml`, `oas3/api.py`, ..."""
 
-    def __init__(self, root: Path | str, deadline: float = 25.0):
+    def __init__(self, root: Path | str, deadline: float = 25.0, kept: KeptSandbox | None = None):
+        """`kept`: stage into, and fork tasks from, a sandbox kept between gradings (a notebook's check())."""
         self.root = Path(root).resolve()
+        self._kept = kept
         self.oas3 = self.root / "oas3"
         self.deadline = deadline
         self._workers: dict[str, Worker] = {}
@@ -40,7 +76,7 @@ class Submission:
     @cached_property
     def staged(self) -> Staged:
         """The private copy every check reads (see checker.staging), made on first use."""
-        return Staged(self.oas3)
+        return self._kept.stage(self.oas3) if self._kept else Staged(self.oas3)
 
     def path(self, name: str) -> Path:
         """Where the parent reads `oas3/name`: the private copy, never the learner's own folder."""
@@ -103,7 +139,7 @@ class Submission:
     @cached_property
     def zygote(self) -> Zygote:
         """This learner's sandbox, started on first use: every worker's process is forked from it."""
-        return Zygote(self.staged.folder)
+        return self._kept.zygote(self.staged.folder) if self._kept else Zygote(self.staged.folder)
 
     def _start(self, key: str, tasks: list[dict]) -> None:
         if key not in self._workers:
@@ -146,6 +182,8 @@ class Submission:
         """Collect every started worker, so none outlives the grading, and drop the private copy."""
         for worker in self._workers.values():
             worker.result()
+        if self._kept:
+            return  # the next grading empties the folder; the sandbox ends with the kernel
         if "zygote" in self.__dict__:
             self.zygote.end()
         if "staged" in self.__dict__:

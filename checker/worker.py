@@ -23,6 +23,7 @@ from checker.sandbox import Failed, Gone, Sandbox, Zygote
 
 #: seconds without an answer before the shim counts as hung, by what it was doing
 STALL_LIMITS = {"starting": 20.0, "importing": 5.0, "serving": 4.0}
+IMPORT_WAIT_SLACK = 5.0  #: seconds past an earlier import's own limit a worker waits for it to end
 REQUEST_TIMEOUT = 2.0  #: seconds a single request may take
 ALL_BROKEN_AFTER = 50  #: stop sampling if none of this many answers was a 200 or 503
 BATCH = 50  #: requests the sequential test asks for at a time
@@ -104,26 +105,35 @@ class ImportGate:
         return self.HUNG if module in self._hung else self.GO
 
     def settle(self, module: str, hung: bool) -> None:
+        """The first import ended (hung or not); the first word is final."""
         with self._lock:
+            if self._first[module].is_set():
+                return
             if hung:
                 self._hung.add(module)
             self._first[module].set()
 
 
-def import_module(shim: Shim, module: str, events: Events, refusal: Refusal,
-                  settle: Callable[[str, bool], None] = lambda _module, _hung: None) -> bool:
-    """Import oas3/<module>.py in the sandbox; report it as events, True if it worked. `settle` hears
-    whether the import hung, as soon as it is known."""
+def import_module(shim: Shim, module: str, events: Events, refusal: Refusal, imports: ImportGate) -> bool:
+    """Import oas3/<module>.py in the sandbox; report it as events, True if it worked. If an earlier
+    import of the module is under way, wait for it; if that one hung, this one counts as hung too."""
     if refusal(f"{module}.py"):
         events("import-failed", module=module, error={"type": "Refused", "text": refusal(f"{module}.py")})
         return False
     events("importing", module=module)
+    shim.phase = "importing"
+    role = imports.enter(module, STALL_LIMITS["importing"] + IMPORT_WAIT_SLACK)
+    if role == ImportGate.HUNG:
+        raise Gone("hung")  # as its own import would have, without starting it again
     try:
         answer = shim.call("import", STALL_LIMITS["importing"], phase="importing", module=module)
     except Gone as gone:
-        settle(module, gone.how == "hung")
+        if role == ImportGate.LEAD:
+            imports.settle(module, hung=gone.how == "hung")
         raise
-    settle(module, False)
+    finally:
+        if role == ImportGate.LEAD:
+            imports.settle(module, hung=False)  # no-op after the line above
     if "error" in answer:
         events("import-failed", module=module, error=answer["error"])
         return False
@@ -245,8 +255,7 @@ def serve(shim: Shim, events: Events, path: str, requests: int, sequential: bool
             return
 
 
-def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal,
-             settle: Callable[[str, bool], None] = lambda _module, _hung: None) -> None:
+def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal, imports: ImportGate) -> None:
     if task["kind"] == "load-spec":
         if refusal(task["spec"]):
             events("spec-failed", error={"type": "Refused", "text": refusal(task["spec"])})
@@ -259,7 +268,7 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal,
         return
     shim.call("preload", STALL_LIMITS["starting"], phase="starting", modules=task.get("preload", ["connexion"]))
     events("started")
-    if not import_module(shim, task["module"], events, refusal, settle):
+    if not import_module(shim, task["module"], events, refusal, imports):
         return
     if task["kind"] == "serve":
         base = build_app(shim, events, [task["spec"], task.get("fallback_spec")], task["module"])
@@ -280,7 +289,7 @@ class Worker:
         self.deadline = time.monotonic() + deadline
         self._run = WorkerRun()
         self._tasks, self._refusal, self._zygote = tasks, refusal, zygote
-        self._imports = imports or ImportGate()
+        self._imports = imports or ImportGate()  #: shared by the learner's workers (checker.submission)
         self._sandbox: Sandbox | None = None
         self._run.isolation = zygote.isolation.level
         self._thread = threading.Thread(target=self._drive, daemon=True)
@@ -289,26 +298,6 @@ class Worker:
 
     def _drive(self) -> None:
         run, events = self._run, Events(self._run)
-        module = next((task["module"] for task in self._tasks if task.get("module")), None)
-        role = self._imports.enter(module, self.deadline - time.monotonic()) if module else ImportGate.GO
-        if role == ImportGate.HUNG:  # what this worker's own import would have done, without doing it again
-            events("started")
-            events("importing", module=module)
-            run.ended, run.hung_while = "hung", "importing"
-            return
-        settled = []
-
-        def settle(name: str, hung: bool) -> None:
-            if role == ImportGate.LEAD and name == module and not settled:
-                settled.append(hung)
-                self._imports.settle(name, hung)
-
-        try:
-            self._drive_tasks(run, events, settle)
-        finally:
-            settle(module, False)  # ended before its import did (a crash, a refusal): let the others try
-
-    def _drive_tasks(self, run: WorkerRun, events: Events, settle: Callable[[str, bool], None]) -> None:
         shim = None
         try:
             # The zygote may still be importing its libraries: that is the "starting" phase.
@@ -319,7 +308,7 @@ class Worker:
             if not ready.get("ready"):
                 raise Gone("flooded", "a message the checker did not ask for")
             for task in self._tasks:
-                run_task(task, shim, events, self._refusal, settle)
+                run_task(task, shim, events, self._refusal, self._imports)
             events("done")
         except Gone as gone:
             run.ended, run.flood = gone.how, gone.detail

@@ -104,3 +104,27 @@ def test_check_of_a_solution_passes():
 def test_check_names_known_exercises_on_a_typo():
     with pytest.raises(ValueError, match="Known exercises: status-endpoint"):
         check("header-spec")
+
+
+KILLER_CLIENT = ("import os, signal\nfor pid in os.listdir('/proc'):\n    if pid.isdigit() and int(pid) != os.getpid():\n"
+                 "        try:\n            os.kill(int(pid), signal.SIGKILL)\n        except OSError:\n            pass\n")
+
+
+def test_check_keeps_one_sandbox_and_grades_the_files_as_they_are_now(tmp_path):
+    """A kernel's check() calls share a warm sandbox, yet each grades the learner's files as saved at that
+    moment, and one whose code kills the sandbox leaves the next check a fresh one."""
+    from checker import kept_sandbox
+
+    folder = make_submission(tmp_path / "learner", {API: [("return problem(", "return 1 / 0  # problem(")]})
+    assert not check("status-endpoint", submission=folder).passed
+    zygote = kept_sandbox()._zygote
+    (folder / API).write_text((REPO / "solutions" / API).read_text())
+    assert check("status-endpoint", submission=folder).passed
+    assert kept_sandbox()._zygote is zygote and zygote.alive()
+    (folder / "oas3" / "client.py").write_text(KILLER_CLIENT)
+    check("retry-after-client", submission=folder)
+    (folder / "oas3" / "client.py").write_text((REPO / "solutions" / "oas3" / "client.py").read_text())
+    assert check("retry-after-client", submission=folder).passed
+    assert check("status-endpoint", submission=REPO / "solutions").passed
+    if zygote.cgroup is not None:  # the ended tasks' cgroups are gone, not collected for the kernel's life
+        assert not [task for path in kept_sandbox()._zygote.cgroup.per_task for task in path.glob("task-*")]
