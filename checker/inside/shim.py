@@ -106,7 +106,10 @@ class CallTimedOut(BaseException):
 
 # -- describing learner errors -------------------------------------------------------------
 
+@functools.lru_cache(maxsize=256)
 def inside(filename: str) -> bool:
+    """Whether a code file is the learner's (cached: every sleep and error walks the stack, and resolving
+    a path costs a system call per folder on its way)."""
     try:
         return Path(filename).resolve().parent == STATE["folder"]
     except (OSError, ValueError):
