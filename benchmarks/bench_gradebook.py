@@ -22,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import statistics
 import shutil
 import subprocess
@@ -66,13 +67,21 @@ def make_class(folder: Path, size: int) -> dict[str, str]:
     return kinds
 
 
-def grade(folder: Path, out: Path, jobs: int, extra: list[str], sandbox: bool = True, forkserver: bool = True) -> float:
+def children_cpu() -> float:
+    """CPU seconds of every finished child and what it waited for (the sandboxes included)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def grade(folder: Path, out: Path, jobs: int, extra: list[str], sandbox: bool = True,
+          forkserver: bool = True) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (all processes) of one gradebook run."""
     env = {**os.environ, "CHECKER_SANDBOX": "" if sandbox else "none", "CHECKER_FORKSERVER": "1" if forkserver else "0"}
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), children_cpu()
     subprocess.run([sys.executable, "-m", "checker.gradebook", str(folder), "--out", str(out),
                     "--jobs", str(jobs), "--no-progress", *extra, *([] if sandbox else ["--no-sandbox"])],
                    cwd=REPO, check=True, stdout=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, children_cpu() - cpu
 
 
 def consistency(out: Path, kinds: dict[str, str]) -> str:
@@ -127,12 +136,13 @@ def main() -> int:
             variants = [(True, True)] + [(False, True)] * args.without_sandbox + [(True, False)] * args.fresh_baseline
             for sandbox, forked in variants:
                 out = Path(scratch) / f"grades-{size}x{jobs}-{sandbox}-{forked}"
-                seconds = grade(folder, out, jobs, extra, sandbox, forked)
+                seconds, cpu = grade(folder, out, jobs, extra, sandbox, forked)
                 load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
                 level = isolation().level if sandbox else "none"
                 print(f"{size:>8} {jobs:>4} {level:>10} {'yes' if forked else 'no':>6} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f}"
                       f" {load:>5.1f}  {consistency(out, kinds)}", flush=True)
-                print(f"{'':>8} median seconds per learner: {seconds_by_kind(out, kinds)}", flush=True)
+                print(f"{'':>8} CPU {cpu:.1f} s in all, {cpu / size:.2f} s per learner; median seconds per learner: "
+                      f"{seconds_by_kind(out, kinds)}", flush=True)
     return 0
 
 
