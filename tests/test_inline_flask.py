@@ -11,7 +11,7 @@ import threading
 import pytest
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent / "checker" / "inside"))
-from asgi import exchange, run_flask_inline, start  # noqa: E402
+from asgi import exchange, flask_in_threads, run_flask_inline, start  # noqa: E402
 
 SPEC = """
 openapi: 3.0.3
@@ -111,3 +111,14 @@ def test_inline_flask_answers_exactly_as_the_thread_pool_does(folder, monkeypatc
     assert [status for status, _, _ in inline] == [503, 201, 400, 400, 200, 500]
     assert inline == pooled
     assert pooled_threads[0].startswith("WSGI") and inline_threads == [threading.current_thread().name]
+
+
+def test_flask_in_threads_brings_the_thread_pool_back_for_a_while(folder, monkeypatch):
+    from a2wsgi import wsgi
+
+    monkeypatch.setattr(wsgi, "WSGIResponder", wsgi.WSGIResponder)
+    run_flask_inline()
+    with flask_in_threads():
+        _, threads = answers(folder)
+    assert threads[0].startswith("WSGI")
+    assert wsgi.WSGIResponder.inline

@@ -6,6 +6,8 @@ which is why the checker can afford hundreds of requests per run.
 
 from __future__ import annotations
 
+import contextlib
+
 
 async def exchange(
     app, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
@@ -78,6 +80,7 @@ def run_flask_inline() -> None:
 
     class InlineResponder(wsgi.WSGIResponder):
         inline = True
+        threaded = wsgi.WSGIResponder  #: a2wsgi's own, for `flask_in_threads`
 
         async def __call__(self, scope, receive, send) -> None:
             body = wsgi.Body(self.loop, receive)
@@ -101,3 +104,17 @@ def run_flask_inline() -> None:
             self.messages.append(message)
 
     wsgi.WSGIResponder = InlineResponder
+
+
+@contextlib.contextmanager
+def flask_in_threads():
+    """Run Flask in a2wsgi's worker threads again for a while: for a request whose handler waits for
+    another request, which the event loop must serve meanwhile (lesson 8's retry while a job is made)."""
+    from a2wsgi import wsgi
+
+    inline = wsgi.WSGIResponder
+    wsgi.WSGIResponder = getattr(inline, "threaded", inline)
+    try:
+        yield
+    finally:
+        wsgi.WSGIResponder = inline
