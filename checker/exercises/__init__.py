@@ -24,6 +24,7 @@ MODULES = [
     "client_timeouts",
     "circuit_breaker",
     "jobs_spec",
+    "jobs_impl",
 ]
 
 
