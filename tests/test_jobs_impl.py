@@ -15,7 +15,7 @@ API = "oas3/jobs_api.py"
 SPEC = "oas3/ex-08-01-jobs.yaml"
 EXERCISE = "jobs-impl"
 
-ACCEPTED = """        answer = (_view(job, "new"), 202, {**JSON, "Location": f"/jobs/{job['id']}", "Retry-After": _wait(job, now)})\n"""
+ACCEPTED = """    answer = (_view(job, "new"), 202, {**JSON, "Location": f"/jobs/{job['id']}", "Retry-After": _wait(job, now)})\n"""
 WAIT = '    return str(max(1, math.ceil(job["created"] + DONE_AFTER - now)))\n'
 READY = '        return _view(job, state), 303, {**JSON, "Location": f"/thumbnails/{job_id}"}\n'
 EXPIRED = '    if age >= DONE_AFTER + KEEP:\n        return "expired"\n'

@@ -117,3 +117,62 @@ def play(player: Player, events) -> None:
         player.send("ok-thumbnail-expired", 700.0, "GET", thumbnail)
     if terminal:
         player.send("terminal-expired", 700.0, "GET", terminal)
+
+
+# -- idempotency-key: the same POST again, with and without its key ---------------------------
+
+HOOK = "enqueue"  #: the module's function create_job() hands each new job to, once
+BODY, OTHER_BODY = {"url": "https://example.com/a"}, {"url": "https://example.com/b"}
+DAY = 86400
+
+#: (step, seconds after T0, key or None, body, send the same request again while the first is in enqueue())
+KEY_SCRIPT = (
+    ("k-missing", 0.0, None, BODY, False),
+    ("k-first", 1.0, "A", BODY, False),
+    ("k-replay", 2.0, "A", BODY, False),
+    ("k-other-body", 3.0, "A", OTHER_BODY, False),
+    ("k-new-key", 4.0, "C", BODY, False),
+    ("k-held", 5.0, "B", BODY, True),
+    ("k-after-held", 6.0, "B", BODY, False),
+    ("k-later", 3600.0, "A", BODY, False),
+    ("k-expired", DAY + 3600.0, "A", BODY, False),
+)
+
+
+def key_header(name: str | None) -> dict:
+    return {} if name is None else {"Idempotency-Key": f'"checker-key-{name}-7d1e4f0a"'}
+
+
+def run_keys(shim, events, module: str, specs: list) -> None:
+    """Build the app with the parent's clock; send KEY_SCRIPT's POSTs, counting each one's calls of enqueue()."""
+    from checker.worker import REQUEST_TIMEOUT, bounded
+
+    base = build_app(shim, events, specs, module, clock=True, catch_errors=True)
+    if base is None:
+        return
+    for number, (step, at, name, body, hold) in enumerate(KEY_SCRIPT, start=1):
+        request = {"method": "POST", "path": base + "/jobs", "body": json.dumps(body),
+                   "headers": {"content-type": "application/json", **key_header(name)}}
+        during = {**request, "body": request["body"]} if hold else None
+        reply = shim.call("request-during", REQUEST_TIMEOUT * 2, module=module, hook=HOOK, during=during,
+                          now=T0 + at, **request)
+        if not isinstance(reply, dict) or reply.get("hook", 0) is None:
+            events("no-hook", hook=HOOK)
+            return
+        calls = reply.get("hook") if type(reply.get("hook")) is int else 0
+        if "crashed" in reply or not isinstance(reply.get("answer"), dict):
+            events("request-crashed", request=number, error=bounded({"crashed": reply.get("crashed", {})})["crashed"])
+            return
+        extra = {"step": step, "at": at, "key": name, "hook_calls": calls}
+        if hold:
+            during_answer = reply.get("during")
+            if not isinstance(during_answer, dict):
+                events("not-held", step=step)
+            elif during_answer.get("held"):
+                events("held-too-long", step=step)
+            elif "crashed" in during_answer:
+                events("during-crashed", step=step, error=bounded(during_answer)["crashed"])
+            else:
+                events("response", request=number, **{**extra, "step": step + "-retry", "hook_calls": None},
+                       **bounded(during_answer))
+        events("response", request=number, **extra, **bounded(reply["answer"]))

@@ -25,6 +25,7 @@ MODULES = [
     "circuit_breaker",
     "jobs_spec",
     "jobs_impl",
+    "idempotency_key",
 ]
 
 

@@ -25,7 +25,9 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
 * `call` {function, policy, url, clock}: `function(url, policy=RetryPolicy(**policy), client=, sleep=[, clock=])`
   with an httpx client whose every request, and a sleep whose every call, asks the parent;
 * `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
-* `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock.
+* `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock;
+* `request-during` {module, hook, during, method, path, headers, body, now}: one request, counting its calls of
+  the module's `hook`; the first call sends `during` through the app and waits for its answer (lesson 8).
 """
 
 from __future__ import annotations
@@ -620,10 +622,62 @@ def op_breaker_call(url: str) -> dict:
         return guarded(lambda: breaker.call(client.get, url))
 
 
+# -- lesson 8: jobs --
+
+HOLD_LIMIT = 1.0  #: real seconds the request sent during a hook may take before the hook goes on without it
+
+
+def answer_of(status: int, pairs, received: bytes) -> dict:
+    return {"status": status, "headers": [[name[:100], cut(value)] for name, value in pairs[:100]],
+            "body": received[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT]}
+
+
+def op_request_during(module: str, hook: str, during: dict | None = None, method: str = "POST", path: str = "/",
+                      headers: dict | None = None, body: str = "", now: float | None = None) -> dict:
+    """Send one request, counting the calls of the module's function `hook` it makes; if `during` is
+    given, the first such call first sends that request through the app, from the handler's own thread,
+    and waits for its answer, so it is served while the first is still being processed."""
+    import concurrent.futures
+
+    learner, app, loop = STATE["modules"][module], STATE["app"], STATE["loop"]
+    original = getattr(learner, hook, None)
+    seen: dict = {"calls": 0}
+    if not callable(original):
+        return {"hook": None}
+
+    def held(*args, **kwargs):
+        seen["calls"] += 1
+        if during is not None and seen["calls"] == 1:
+            future = asyncio.run_coroutine_threadsafe(exchange(app, during.get("method", "POST"), during["path"],
+                                                                during.get("body", "").encode(), during.get("headers")), loop)
+            try:
+                seen["during"] = answer_of(*future.result(timeout=HOLD_LIMIT))
+            except concurrent.futures.TimeoutError:
+                seen["during"] = {"held": True}
+            except Exception as error:  # noqa: BLE001 - connexion itself raised
+                seen["during"] = {"crashed": learner_frame(error)}
+        return original(*args, **kwargs)
+
+    setattr(learner, hook, held)
+    STATE["last_error"].clear()
+    if now is not None:
+        STATE["clock"].now = now
+    try:
+        answer = answer_of(*loop.run_until_complete(exchange(app, method, path, body.encode(), headers)))
+    except Exception as error:  # noqa: BLE001 - connexion itself raised: reported, so we live to say so
+        return {"hook": seen["calls"], "crashed": learner_frame(error), "during": seen.get("during")}
+    finally:
+        setattr(learner, hook, original)
+    if "error" in STATE["last_error"]:
+        answer["error"] = STATE["last_error"]["error"]
+    return {"hook": seen["calls"], "answer": answer, "during": seen.get("during")}
+
+
 OPS = {
     "preload": op_preload, "import": op_import, "load-spec": op_load_spec, "build-app": op_build_app,
     "request": op_request, "missing": op_missing, "call": op_call, "jitter": op_jitter, "sample": op_sample,
     "breaker": op_breaker, "breaker-call": op_breaker_call,
+    "request-during": op_request_during,
 }
 
 

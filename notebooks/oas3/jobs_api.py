@@ -31,10 +31,18 @@ _lock = threading.Lock()  # connexion may run two requests at once, in two threa
 _jobs = {}  # job id -> {"id", "url", "created"}
 
 
+def enqueue(job):
+    """Hand a new job to the workers. Here the timeline does the work; in a real service this
+    writes to a queue, which takes a while and may fail."""
+
+
 def create_job(body):
-    """Start a job. Exercise jobs-impl: answer 202 with Location and Retry-After."""
+    """Start a job. Exercise jobs-impl: answer 202 with Location and Retry-After.
+    Exercise idempotency-key: the Idempotency-Key header (connexion.request.headers)."""
     with _lock:
         job = {"id": uuid.uuid4().hex, "url": body["url"], "created": clock()}
+    enqueue(job)  # the slow part: never hold the lock while calling it
+    with _lock:
         _jobs[job["id"]] = job
     return {"id": job["id"], "state": "new", "url": job["url"]}, 202, JSON
 

@@ -73,28 +73,46 @@ def _view(job, state):
     return body
 
 
+def enqueue(job):
+    """Hand a new job to the workers. Here the timeline does the work; in a real service this
+    writes to a queue, which takes a while and may fail."""
+
+
 def create_job(body):
-    """Start a job: 202 Accepted, Location of the job, Retry-After."""
-    idempotency_key = request.headers.get("Idempotency-Key")
-    if idempotency_key is None:
+    """Start a job: 202 Accepted, Location of the job, Retry-After. The same Idempotency-Key and
+    body again replays that answer and starts no second job (draft-ietf-httpapi-idempotency-key-header-07)."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
         return problem(status=400, title="Idempotency-Key is missing", type=IDEMPOTENCY_DOCS,
                        detail='Send a fresh Idempotency-Key with every new job, e.g. Idempotency-Key: "<a UUID>".')
     fingerprint = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     with _lock:
         now = clock()
-        for key in [k for k, v in _keys.items() if now - v["at"] >= KEY_TTL]:
-            del _keys[key]  # keys expire: the same key later starts a new job
-        seen = _keys.get(idempotency_key)
+        for old in [k for k, v in _keys.items() if now - v["at"] >= KEY_TTL]:
+            del _keys[old]  # keys expire: the same key later starts a new job
+        seen = _keys.get(key)
         if seen is not None and seen["fingerprint"] != fingerprint:
             return problem(status=422, title="Idempotency-Key is already used", type=IDEMPOTENCY_DOCS,
                            detail="This key came with another body; make a new key for a new job.")
+        if seen is not None and seen["answer"] is None:
+            return problem(status=409, title="A request is outstanding for this Idempotency-Key", type=IDEMPOTENCY_DOCS,
+                           detail="The first request with this key is still being processed; retry in a moment.",
+                           headers={"Retry-After": "1"})
         if seen is not None:
             return seen["answer"]  # a retry: the first answer again, and no second job
+        _keys[key] = {"fingerprint": fingerprint, "at": now, "answer": None}  # in flight
         job = {"id": uuid.uuid4().hex, "url": body["url"], "created": now}
+    try:
+        enqueue(job)  # the slow part, outside the lock: a retry meanwhile gets 409
+    except Exception:
+        with _lock:
+            del _keys[key]  # nothing was started: the same key may try again
+        raise
+    answer = (_view(job, "new"), 202, {**JSON, "Location": f"/jobs/{job['id']}", "Retry-After": _wait(job, now)})
+    with _lock:
         _jobs[job["id"]] = job
-        answer = (_view(job, "new"), 202, {**JSON, "Location": f"/jobs/{job['id']}", "Retry-After": _wait(job, now)})
-        _keys[idempotency_key] = {"fingerprint": fingerprint, "at": now, "answer": answer}
-        return answer
+        _keys[key]["answer"] = answer
+    return answer
 
 
 def _find(job_id, now):
