@@ -26,6 +26,7 @@ MODULES = [
     "jobs_spec",
     "jobs_impl",
     "idempotency_key",
+    "jobs_client",
 ]
 
 

@@ -27,7 +27,9 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
 * `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
 * `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock;
 * `request-during` {module, hook, during, method, path, headers, body, now}: one request, counting its calls of
-  the module's `hook`; the first call sends `during` through the app and waits for its answer (lesson 8).
+  the module's `hook`; the first call sends `during` through the app and waits for its answer (lesson 8);
+* `jobs-call` {base_url, url, deadline}: jobs_client.submit_and_wait() with the parent answering its requests
+  (and their Idempotency-Key), sleeps and clock (lesson 8).
 """
 
 from __future__ import annotations
@@ -673,11 +675,56 @@ def op_request_during(module: str, hook: str, during: dict | None = None, method
     return {"hook": seen["calls"], "answer": answer, "during": seen.get("during")}
 
 
+def jobs_transport():
+    """An httpx transport whose every request, with its Idempotency-Key and body, is answered by the parent;
+    the parent may also lose the answer: a timeout, or a connection dropped before any answer came."""
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        reply = CHANNEL.ask(kind="http", method=request.method, url=str(request.url),
+                            keys=[cut(v) for v in request.headers.get_list("idempotency-key")[:5]],
+                            body=request.read()[:2000].decode("utf-8", "replace"))
+        if reply.get("stop"):
+            raise Stop(reply["stop"])
+        if reply.get("lost") == "timeout":
+            raise httpx.ReadTimeout("no answer within the request's timeout (the checker's server is slow)",
+                                    request=request)
+        if reply.get("lost"):
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return httpx.Response(reply["status"], headers=reply["headers"], content=reply["body"].encode())
+
+    return httpx.MockTransport(handle)
+
+
+def op_jobs_call(base_url: str, url: str, deadline: float) -> dict:
+    """`submit_and_wait(base_url, url, client=, sleep=, clock=, deadline=)` of jobs_client.py, every request,
+    sleep and clock reading asking the parent; says whether an exception raised is a TimeoutError."""
+    import httpx
+
+    module, raised = STATE["modules"]["jobs_client"], []
+    if not callable(getattr(module, "submit_and_wait", None)):
+        return {"missing": ["submit_and_wait"], "defines": public_names(module)}
+
+    def call(client):
+        try:
+            return module.submit_and_wait(base_url, url, client=client, sleep=injected_sleep, clock=clock_asking,
+                                          deadline=deadline)
+        except TimeoutError:
+            raised.append(True)
+            raise
+
+    with Tripwire(module), httpx.Client(transport=jobs_transport(), timeout=None) as client:
+        outcome = guarded(lambda: call(client))
+    if outcome["kind"] == "raised":
+        outcome["error"]["timeout_error"] = bool(raised)
+    return outcome
+
+
 OPS = {
     "preload": op_preload, "import": op_import, "load-spec": op_load_spec, "build-app": op_build_app,
     "request": op_request, "missing": op_missing, "call": op_call, "jitter": op_jitter, "sample": op_sample,
     "breaker": op_breaker, "breaker-call": op_breaker_call,
-    "request-during": op_request_during,
+    "request-during": op_request_during, "jobs-call": op_jobs_call,
 }
 
 
