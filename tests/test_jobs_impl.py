@@ -165,6 +165,8 @@ CASES = {
                                "answered 500, expected 404"),
     "fail-no-content-type": ({API: (ACCEPTED, ACCEPTED.replace("{**JSON, ", "{"))}, ji.ACCEPTED,
                              literal(ji.FIX_CONTENT_TYPE)),
+    "fail-202-body-without-the-job": ({API: (ACCEPTED, ACCEPTED.replace('_view(job, "new")', '{"state": "new"}'))}, ji.ACCEPTED,
+                                      "is not the job"),
     "fail-no-clock": ({API: [("clock = time.monotonic\n", ""), ("_lock = threading.Lock()\n", "_lock = threading.Lock()\nclock = 0\n"),
                              (NOW, "        now = time.monotonic()\n        job, state = _find(job_id, now)\n")]},
                       ji.CLOCK, "`clock` is a int, not a function"),

@@ -55,6 +55,8 @@ FIX_CONTENT_TYPE = ("This operation declares two media types (application/json a
                     "`return job, 202, {\"Content-Type\": \"application/json\", \"Location\": ...}`.")
 SAME_LOCATION = "the three jobs got Locations {locations}: each job needs its own id, e.g. uuid.uuid4().hex"
 NOT_JSON = "{label}: the body is not a JSON object ({body!r}); send the job, e.g. {{\"id\": \"…\", \"state\": \"new\"}}"
+NOT_THE_JOB = ("{label}: the body {body} is not the job: send its `id` (a string) and `url` ({url!r}) beside "
+               "`state`")
 WRONG_STATE = "{label}: `state` is {found!r}, expected {expected!r}{why}"
 RA_MISSING = "{label}: there is no Retry-After; a job that is not done says when to ask again"
 RA_INVALID = "{label}: Retry-After {value!r} is not whole seconds (digits only, e.g. \"5\")"
@@ -125,6 +127,16 @@ def state_issue(answer: dict, expected: str, why: str = "") -> str | None:
     return None
 
 
+def job_issue(answer: dict, url: str) -> str | None:
+    """The 202's body is the job: its `id` a string, its `url` the one submitted."""
+    body = body_of(answer)
+    if not isinstance(body, dict) or body.get("state") != "new":
+        return None  # state_issue says what is wrong
+    if not isinstance(body.get("id"), str) or body.get("url") != url:
+        return NOT_THE_JOB.format(label=label(answer), body=answer["body"][:120], url=url)
+    return None
+
+
 def retry_after_issue(answer: dict, most: int) -> str | None:
     values = header_values(answer, "retry-after")
     if not values:
@@ -157,7 +169,8 @@ def judge_accepted(by_step: dict, unfollowed: set) -> list[str]:
             issues.append(NO_LOCATION.format(label=label(answer), found=f" (found {values!r})" if values else ""))
         else:
             locations.append(location_of(answer))
-        issues += filter(None, [state_issue(answer, "new"), retry_after_issue(answer, DONE_AFTER)])
+        issues += filter(None, [state_issue(answer, "new"), job_issue(answer, URLS[name]),
+                                retry_after_issue(answer, DONE_AFTER)])
     if len(locations) > 1 and len(set(locations)) < len(locations):
         issues.append(SAME_LOCATION.format(locations=", ".join(locations)))
     if not any(f"post-{name}" in by_step for name in URLS):
