@@ -122,6 +122,7 @@ def play(player: Player, events) -> None:
 # -- idempotency-key: the same POST again, with and without its key ---------------------------
 
 HOOK = "enqueue"  #: the module's function create_job() hands each new job to, once
+MAX_ENQUEUED = 20  #: enqueue() calls one request may make before the parent stops it
 BODY, OTHER_BODY = {"url": "https://example.com/a"}, {"url": "https://example.com/b"}
 DAY = 86400
 
@@ -144,7 +145,8 @@ def key_header(name: str | None) -> dict:
 
 
 def run_keys(shim, events, module: str, specs: list) -> None:
-    """Build the app with the parent's clock; send KEY_SCRIPT's POSTs, counting each one's calls of enqueue()."""
+    """Build the app with the parent's clock; send KEY_SCRIPT's POSTs, counting each one's calls of enqueue()
+    as the questions the parent was asked (the shim makes every call of the learner's enqueue() ask first)."""
     from checker.worker import REQUEST_TIMEOUT, bounded
 
     base = build_app(shim, events, specs, module, clock=True, catch_errors=True)
@@ -154,12 +156,20 @@ def run_keys(shim, events, module: str, specs: list) -> None:
         request = {"method": "POST", "path": base + "/jobs", "body": json.dumps(body),
                    "headers": {"content-type": "application/json", **key_header(name)}}
         during = {**request, "body": request["body"]} if hold else None
-        reply = shim.call("request-during", REQUEST_TIMEOUT * 2, module=module, hook=HOOK, during=during,
-                          now=T0 + at, **request)
+        enqueued: list[dict] = []  # the parent owns the queue: every enqueue() is a question to it, counted here
+
+        def queue(question: dict) -> dict:
+            if question.get("kind") != HOOK or len(enqueued) >= MAX_ENQUEUED:
+                return {"stop": "flooded"}
+            enqueued.append(question)
+            return {}
+
+        reply = shim.call("request-during", REQUEST_TIMEOUT * 2, on_ask=queue, module=module, hook=HOOK,
+                          during=during, now=T0 + at, **request)
         if not isinstance(reply, dict) or reply.get("hook", 0) is None:
             events("no-hook", hook=HOOK)
             return
-        calls = reply.get("hook") if type(reply.get("hook")) is int else 0
+        calls = len(enqueued)
         if "crashed" in reply or not isinstance(reply.get("answer"), dict):
             events("request-crashed", request=number, error=bounded({"crashed": reply.get("crashed", {})})["crashed"])
             return

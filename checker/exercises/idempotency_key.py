@@ -3,9 +3,10 @@
 The spec documents the key (draft-ietf-httpapi-idempotency-key-header-07 wants an API to
 publish its idempotency rules): a header parameter `Idempotency-Key` on POST /jobs, and
 400, 409 and 422 problem responses. The code is driven by `checker.drivers.jobs:run_keys`
-on the checker's clock: POSTs with and without keys (see `KEY_SCRIPT` there), each one
-counting its calls of the module's `enqueue(job)`, the one place the lesson says a new job
-starts; one retry is sent while the first request is still inside `enqueue()`.
+on the checker's clock: POSTs with and without keys (see `KEY_SCRIPT` there). The parent owns
+the queue: every call of the module's `enqueue(job)`, the one place the lesson says a new job
+starts, is a question to it, so it counts the jobs each request started; one retry is sent
+while the first request is still inside `enqueue()`.
 """
 
 from __future__ import annotations

@@ -26,8 +26,9 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
   with an httpx client whose every request, and a sleep whose every call, asks the parent;
 * `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
 * `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock;
-* `request-during` {module, hook, during, method, path, headers, body, now}: one request, counting its calls of
-  the module's `hook`; the first call sends `during` through the app and waits for its answer (lesson 8);
+* `request-during` {module, hook, during, method, path, headers, body, now}: one request, each of its calls of
+  the module's `hook` asking the parent first; the first sends `during` through the app and waits for its
+  answer (lesson 8);
 * `jobs-call` {base_url, url, deadline}: jobs_client.submit_and_wait() with the parent answering its requests
   (and their Idempotency-Key), sleeps and clock (lesson 8).
 """
@@ -636,9 +637,10 @@ def answer_of(status: int, pairs, received: bytes) -> dict:
 
 def op_request_during(module: str, hook: str, during: dict | None = None, method: str = "POST", path: str = "/",
                       headers: dict | None = None, body: str = "", now: float | None = None) -> dict:
-    """Send one request, counting the calls of the module's function `hook` it makes; if `during` is
-    given, the first such call first sends that request through the app, from the handler's own thread,
-    and waits for its answer, so it is served while the first is still being processed."""
+    """Send one request; every call it makes of the module's function `hook` is first a question to the
+    parent (which counts them). If `during` is given, the first such call sends that request through the
+    app, from the handler's own thread, and waits for its answer, so it is served while the first is still
+    being processed."""
     import concurrent.futures
 
     learner, app, loop = STATE["modules"][module], STATE["app"], STATE["loop"]
@@ -649,6 +651,8 @@ def op_request_during(module: str, hook: str, during: dict | None = None, method
 
     def held(*args, **kwargs):
         seen["calls"] += 1
+        if CHANNEL.ask(kind=hook).get("stop"):
+            raise Stop("flooded")
         if during is not None and seen["calls"] == 1:
             future = asyncio.run_coroutine_threadsafe(exchange(app, during.get("method", "POST"), during["path"],
                                                                 during.get("body", "").encode(), during.get("headers")), loop)
