@@ -659,7 +659,7 @@ def op_request_during(module: str, hook: str, during: dict | None = None, method
             try:
                 seen["during"] = answer_of(*future.result(timeout=HOLD_LIMIT))
             except concurrent.futures.TimeoutError:
-                seen["during"] = {"held": True}
+                seen["during"], seen["future"] = {"held": True}, future
             except Exception as error:  # noqa: BLE001 - connexion itself raised
                 seen["during"] = {"crashed": learner_frame(error)}
         return original(*args, **kwargs)
@@ -673,6 +673,8 @@ def op_request_during(module: str, hook: str, during: dict | None = None, method
     except Exception as error:  # noqa: BLE001 - connexion itself raised: reported, so we live to say so
         return {"hook": seen["calls"], "crashed": learner_frame(error), "during": seen.get("during")}
     finally:
+        if "future" in seen:  # let a held request end now, so none of its questions comes after this command's answer
+            loop.run_until_complete(asyncio.wait([asyncio.wrap_future(seen["future"], loop=loop)], timeout=HOLD_LIMIT))
         setattr(learner, hook, original)
     if "error" in STATE["last_error"]:
         answer["error"] = STATE["last_error"]["error"]
