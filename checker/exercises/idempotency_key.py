@@ -15,11 +15,9 @@ from checker.exercises import Exercise, runs
 from checker.exercises.common import lesson_hint, load_document
 from checker.exercises.jobs_impl import detail_of, location_of
 from checker.exercises.jobs_spec import JOBS, operation_at, problem_issue as spec_problem_issue, response_issue
-from checker.exercises.problem_schema import spec_basics
 from checker.exercises.runs import problem_issue
 from checker.exercises.validation_errors import first_line
 from checker.results import ExerciseResult
-from checker.spec import get_ci
 from checker.submission import Submission
 
 LESSON = "08-Long-Running-Jobs.ipynb"
