@@ -193,3 +193,10 @@ def test_solution_notebook_runs_without_errors(solution_folder, name):
         assert text_of(notebook, "served =").startswith("Semantically equivalent")
         assert re.search(r"^retry-after: \d+$", text_of(notebook, "labtools.show(run.first(503)"), re.M)
         assert text_of(notebook, "run.stop()") == "0"
+    if name.startswith("08"):
+        accepted = text_of(notebook, "accepted = ")
+        assert accepted.startswith("HTTP/1.1 202 Accepted\n") and re.search(r"^location: /jobs/\w+$", accepted, re.M)
+        assert text_of(notebook, "clock.now += 15").startswith("HTTP/1.1 303 See Other\n")
+        assert '"retryable": false' in text_of(notebook, "failing = ")
+        assert text_of(notebook, "clock.now += 600").startswith("HTTP/1.1 410 Gone\n")
+        assert text_of(notebook, "labtools.show(thumbnails.post(").startswith("HTTP/1.1 400 Bad Request\n")
