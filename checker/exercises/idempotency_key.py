@@ -20,7 +20,7 @@ from checker.exercises.validation_errors import first_line
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
-LESSON = "08-Long-Running-Jobs.ipynb"
+LESSON = "09-Idempotency-Keys.ipynb"
 SECTION = "Exercise idempotency-key"
 SPEC = "ex-08-01-jobs.yaml"
 MODULE = "jobs_api"

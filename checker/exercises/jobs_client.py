@@ -26,7 +26,7 @@ from checker.results import ExerciseResult
 from checker.submission import Submission
 from checker.worker import STALL_LIMITS, WorkerRun
 
-LESSON = "08-Long-Running-Jobs.ipynb"
+LESSON = "09-Idempotency-Keys.ipynb"
 SECTION = "Exercise jobs-client"
 MODULE = "jobs_client"
 PROBE = "checker.drivers.jobs_client:run"

@@ -28,9 +28,9 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
 * `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock;
 * `request-during` {module, hook, during, method, path, headers, body, now}: one request, each of its calls of
   the module's `hook` asking the parent first; the first sends `during` through the app and waits for its
-  answer (lesson 8);
+  answer (lesson 9);
 * `jobs-call` {base_url, url, deadline}: jobs_client.submit_and_wait() with the parent answering its requests
-  (and their Idempotency-Key), sleeps and clock (lesson 8).
+  (and their Idempotency-Key), sleeps and clock (lesson 9).
 """
 
 from __future__ import annotations
@@ -625,7 +625,7 @@ def op_breaker_call(url: str) -> dict:
         return guarded(lambda: breaker.call(client.get, url))
 
 
-# -- lesson 8: jobs --
+# -- lessons 8 and 9: jobs --
 
 HOLD_LIMIT = 1.0  #: real seconds the request sent during a hook may take before the hook goes on without it
 

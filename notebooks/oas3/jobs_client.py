@@ -1,4 +1,4 @@
-"""A client for the thumbnail API of lesson 08-Long-Running-Jobs: submit a job once, then wait for it.
+"""The client of lesson 09-Idempotency-Keys for the thumbnail API: submit a job once, then wait for it.
 
 Graded by exercise jobs-client. Nothing here sleeps or reads the clock by itself:
 `sleep` and `clock` are parameters, so a notebook (or the checker) can pass fakes
