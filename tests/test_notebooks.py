@@ -25,6 +25,8 @@ EXERCISES = {
     "05-Problem-Details.ipynb": ["problem-schema", "validation-errors"],
     "06-Rate-Limits.ipynb": ["rate-limit"],
     "07-Client-Retries.ipynb": ["retry-after-client", "backoff-jitter", "client-timeouts", "circuit-breaker"],
+    "08-Long-Running-Jobs.ipynb": ["jobs-spec", "jobs-impl"],
+    "09-Idempotency-Keys.ipynb": ["idempotency-key", "jobs-client"],
 }
 CELL_TIMEOUT = 180  # seconds per cell; `connexion run` on a busy 2-core CI box needs the headroom
 IGNORE = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
@@ -192,3 +194,15 @@ def test_solution_notebook_runs_without_errors(solution_folder, name):
         assert text_of(notebook, "served =").startswith("Semantically equivalent")
         assert re.search(r"^retry-after: \d+$", text_of(notebook, "labtools.show(run.first(503)"), re.M)
         assert text_of(notebook, "run.stop()") == "0"
+    if name.startswith("08"):
+        accepted = text_of(notebook, "accepted = ")
+        assert accepted.startswith("HTTP/1.1 202 Accepted\n") and re.search(r"^location: /jobs/\w+$", accepted, re.M)
+        assert text_of(notebook, "clock.now += 15").startswith("HTTP/1.1 303 See Other\n")
+        assert '"retryable": false' in text_of(notebook, "failing = ")
+        assert text_of(notebook, "clock.now += 600").startswith("HTTP/1.1 410 Gone\n")
+    if name.startswith("09"):
+        replayed = re.fullmatch(r"\(202,\s+'(/jobs/\w+)',\s+202,\s+'(/jobs/\w+)'\)", text_of(notebook, "first = "))  # may wrap
+        assert replayed and replayed[1] == replayed[2]
+        assert text_of(notebook, "other = ").startswith("HTTP/1.1 422 ")
+        assert text_of(notebook, "labtools.show(thumbnails.post(").startswith("HTTP/1.1 400 Bad Request\n")
+        assert text_of(notebook, "done = ").startswith("(HTTP/1.1 200 OK\n")

@@ -23,6 +23,10 @@ MODULES = [
     "backoff_jitter",
     "client_timeouts",
     "circuit_breaker",
+    "jobs_spec",
+    "jobs_impl",
+    "idempotency_key",
+    "jobs_client",
 ]
 
 

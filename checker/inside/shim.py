@@ -25,7 +25,12 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
 * `call` {function, policy, url, clock}: `function(url, policy=RetryPolicy(**policy), client=, sleep=[, clock=])`
   with an httpx client whose every request, and a sleep whose every call, asks the parent;
 * `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
-* `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock.
+* `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock;
+* `request-during` {module, hook, during, method, path, headers, body, now}: one request, each of its calls of
+  the module's `hook` asking the parent first; the first sends `during` through the app and waits for its
+  answer (lesson 9);
+* `jobs-call` {base_url, url, deadline}: jobs_client.submit_and_wait() with the parent answering its requests
+  (and their Idempotency-Key), sleeps and clock (lesson 9).
 """
 
 from __future__ import annotations
@@ -625,10 +630,112 @@ def op_breaker_call(url: str) -> dict:
         return guarded(lambda: breaker.call(client.get, url))
 
 
+# -- lessons 8 and 9: jobs --
+
+HOLD_LIMIT = 1.0  #: real seconds the request sent during a hook may take before the hook goes on without it
+
+
+def answer_of(status: int, pairs, received: bytes) -> dict:
+    return {"status": status, "headers": [[name[:100], cut(value)] for name, value in pairs[:100]],
+            "body": received[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT]}
+
+
+def op_request_during(module: str, hook: str, during: dict | None = None, method: str = "POST", path: str = "/",
+                      headers: dict | None = None, body: str = "", now: float | None = None) -> dict:
+    """Send one request; every call it makes of the module's function `hook` is first a question to the
+    parent (which counts them). If `during` is given, the first such call sends that request through the
+    app, from the handler's own thread, and waits for its answer, so it is served while the first is still
+    being processed."""
+    import concurrent.futures
+
+    learner, app, loop = STATE["modules"][module], STATE["app"], STATE["loop"]
+    original = getattr(learner, hook, None)
+    seen: dict = {"calls": 0}
+    if not callable(original):
+        return {"hook": None}
+
+    def held(*args, **kwargs):
+        seen["calls"] += 1
+        if CHANNEL.ask(kind=hook).get("stop"):
+            raise Stop("flooded")
+        if during is not None and seen["calls"] == 1:
+            future = asyncio.run_coroutine_threadsafe(exchange(app, during.get("method", "POST"), during["path"],
+                                                                during.get("body", "").encode(), during.get("headers")), loop)
+            try:
+                seen["during"] = answer_of(*future.result(timeout=HOLD_LIMIT))
+            except concurrent.futures.TimeoutError:
+                seen["during"], seen["future"] = {"held": True}, future
+            except Exception as error:  # noqa: BLE001 - connexion itself raised
+                seen["during"] = {"crashed": learner_frame(error)}
+        return original(*args, **kwargs)
+
+    setattr(learner, hook, held)
+    STATE["last_error"].clear()
+    if now is not None:
+        STATE["clock"].now = now
+    try:
+        answer = answer_of(*loop.run_until_complete(exchange(app, method, path, body.encode(), headers)))
+    except Exception as error:  # noqa: BLE001 - connexion itself raised: reported, so we live to say so
+        return {"hook": seen["calls"], "crashed": learner_frame(error), "during": seen.get("during")}
+    finally:
+        if "future" in seen:  # let a held request end now, so none of its questions comes after this command's answer
+            loop.run_until_complete(asyncio.wait([asyncio.wrap_future(seen["future"], loop=loop)], timeout=HOLD_LIMIT))
+        setattr(learner, hook, original)
+    if "error" in STATE["last_error"]:
+        answer["error"] = STATE["last_error"]["error"]
+    return {"hook": seen["calls"], "answer": answer, "during": seen.get("during")}
+
+
+def jobs_transport():
+    """An httpx transport whose every request, with its Idempotency-Key and body, is answered by the parent;
+    the parent may also lose the answer: a timeout, or a connection dropped before any answer came."""
+    import httpx
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        reply = CHANNEL.ask(kind="http", method=request.method, url=str(request.url),
+                            keys=[cut(v) for v in request.headers.get_list("idempotency-key")[:5]],
+                            body=request.read()[:2000].decode("utf-8", "replace"))
+        if reply.get("stop"):
+            raise Stop(reply["stop"])
+        if reply.get("lost") == "timeout":
+            raise httpx.ReadTimeout("no answer within the request's timeout (the checker's server is slow)",
+                                    request=request)
+        if reply.get("lost"):
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.", request=request)
+        return httpx.Response(reply["status"], headers=reply["headers"], content=reply["body"].encode())
+
+    return httpx.MockTransport(handle)
+
+
+def op_jobs_call(base_url: str, url: str, deadline: float) -> dict:
+    """`submit_and_wait(base_url, url, client=, sleep=, clock=, deadline=)` of jobs_client.py, every request,
+    sleep and clock reading asking the parent; says whether an exception raised is a TimeoutError."""
+    import httpx
+
+    module, raised = STATE["modules"]["jobs_client"], []
+    if not callable(getattr(module, "submit_and_wait", None)):
+        return {"missing": ["submit_and_wait"], "defines": public_names(module)}
+
+    def call(client):
+        try:
+            return module.submit_and_wait(base_url, url, client=client, sleep=injected_sleep, clock=clock_asking,
+                                          deadline=deadline)
+        except TimeoutError:
+            raised.append(True)
+            raise
+
+    with Tripwire(module), httpx.Client(transport=jobs_transport(), timeout=None) as client:
+        outcome = guarded(lambda: call(client))
+    if outcome["kind"] == "raised":
+        outcome["error"]["timeout_error"] = bool(raised)
+    return outcome
+
+
 OPS = {
     "preload": op_preload, "import": op_import, "load-spec": op_load_spec, "build-app": op_build_app,
     "request": op_request, "missing": op_missing, "call": op_call, "jitter": op_jitter, "sample": op_sample,
     "breaker": op_breaker, "breaker-call": op_breaker_call,
+    "request-during": op_request_during, "jobs-call": op_jobs_call,
 }
 
 
