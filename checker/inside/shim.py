@@ -48,7 +48,7 @@ import time
 import traceback
 from pathlib import Path
 
-from asgi import exchange, run_flask_inline, start
+from asgi import exchange, flask_in_threads, run_flask_inline, start
 
 BODY_LIMIT = 2000  #: characters of each body sent back
 HEADER_LIMIT = 8192  #: characters of each header value sent back (the first 100 headers)
@@ -674,7 +674,8 @@ def op_request_during(module: str, hook: str, during: dict | None = None, method
     if now is not None:
         STATE["clock"].now = now
     try:
-        answer = answer_of(*loop.run_until_complete(exchange(app, method, path, body.encode(), headers)))
+        with flask_in_threads():  # the handler waits in its thread while the loop serves `during`
+            answer = answer_of(*loop.run_until_complete(exchange(app, method, path, body.encode(), headers)))
     except Exception as error:  # noqa: BLE001 - connexion itself raised: reported, so we live to say so
         return {"hook": seen["calls"], "crashed": learner_frame(error), "during": seen.get("during")}
     finally:
