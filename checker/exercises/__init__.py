@@ -23,6 +23,7 @@ MODULES = [
     "backoff_jitter",
     "client_timeouts",
     "circuit_breaker",
+    "error_formatter",
 ]
 
 
