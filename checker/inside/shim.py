@@ -634,7 +634,10 @@ LOG_LIMIT = 20  #: log records kept per request
 
 
 class VirtualSelector:
-    """A selector that never blocks on time: instead of waiting, it asks the parent to move its clock."""
+    """A selector that never blocks on time: instead of waiting, it asks the parent to move its clock.
+
+    Work handed to a thread (connexion runs a plain `def` handler in one) takes no modelled time: while
+    any is in flight, the selector waits for it for real, and time stands still."""
 
     def __init__(self, real):
         self.real = real
@@ -643,15 +646,11 @@ class VirtualSelector:
         return getattr(self.real, name)
 
     def select(self, timeout=None):
-        import threading
-
         ready = self.real.select(0)
         if ready or timeout == 0:
             return ready
-        if threading.active_count() > 1:  # a worker thread (a sync handler, say) may be about to finish
-            ready = self.real.select(0.05 if timeout is None else min(timeout, 0.05))
-            if ready:
-                return ready
+        if STATE.get("in_threads"):
+            return self.real.select(SERVICE_LIMIT)  # a thread's result wakes the loop; the alarm bounds the wait
         reply = CHANNEL.ask(kind="idle", seconds=None if timeout is None else shown(timeout))
         if reply.get("stop"):
             raise Stop(reply["stop"])
@@ -666,7 +665,33 @@ def virtual_loop():
         def time(self) -> float:
             return STATE["vnow"]
 
+        def run_in_executor(self, executor, func, *args):
+            future = super().run_in_executor(executor, func, *args)
+            count_thread(+1)
+            future.add_done_callback(lambda _future: count_thread(-1))  # called on the loop, once it has the result
+            return future
+
     return VirtualLoop(VirtualSelector(selectors.DefaultSelector()))
+
+
+def count_thread(change: int) -> None:
+    STATE["in_threads"] = STATE.get("in_threads", 0) + change
+
+
+def count_anyio_threads() -> None:
+    """Starlette (and so connexion) runs sync functions with anyio.to_thread.run_sync: count those too."""
+    import anyio.to_thread
+
+    original = anyio.to_thread.run_sync
+
+    async def run_sync(*args, **kwargs):
+        count_thread(+1)
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            count_thread(-1)  # on the loop, after the thread's result arrived
+
+    anyio.to_thread.run_sync = run_sync
 
 
 async def virtual_sleep_until(moment: float) -> None:
@@ -804,6 +829,7 @@ def op_build_service(spec: str, module: str) -> dict:
     if failures:
         return {**report, "failed": {"type": "StartupError", "text": failures[0][:1500]}}
     route_upstreams()
+    count_anyio_threads()
     STATE.update(app=app, last_error=last_error)
     return {**report, "ready": True}
 
@@ -857,7 +883,7 @@ def op_service_request(method: str = "GET", path: str = "/", headers: dict | Non
     """One request through the service on a fresh virtual-time loop; its answer and log records as an item."""
     app, last_error = STATE["app"], STATE["last_error"]
     last_error.clear()
-    STATE["vnow"] = float(now)
+    STATE["vnow"], STATE["in_threads"] = float(now), 0
     loop = virtual_loop()
     answer: dict = {}
     with KeptRecords() as kept:

@@ -176,7 +176,8 @@ async def get_summary(productId: str):
     if len(missing) == len(got):
         return problem(503, "Service Unavailable", "Neither the prices nor the stock service answered in time.",
                        headers={"Retry-After": str(RETRY_AFTER)}, ext={"trace_id": current_trace().trace_id})
-    return {"productId": productId, "price": got["prices"], "stock": got["stock"], "missing": missing}
+    summary = {"productId": productId, "price": got["prices"], "stock": got["stock"], "missing": missing}
+    return summary, 200, {"Content-Type": "application/json"}  # the spec has problem+json answers too: say which
 
 
 def get_broken(productId: str):
