@@ -24,6 +24,7 @@ MODULES = [
     "client_timeouts",
     "circuit_breaker",
     "error_formatter",
+    "correlation_id",
 ]
 
 

@@ -868,6 +868,14 @@ class KeptRecords:
         logging.root.setLevel(self.level)
 
 
+def trace_id_of(record) -> str | None:
+    """A record's `trace_id` attribute as text (a string as it is, anything else as its repr), or None."""
+    if not hasattr(record, "trace_id"):
+        return None
+    value = getattr(record, "trace_id", None)
+    return value[:80] if isinstance(value, str) else safe_repr(value)[:80]
+
+
 def describe_record(record) -> dict:
     try:
         message = record.getMessage()
@@ -875,7 +883,7 @@ def describe_record(record) -> dict:
         message = str(record.msg)
     exc = record.exc_info[0].__name__ if isinstance(record.exc_info, tuple) and record.exc_info[0] else None
     return {"level": record.levelname[:20], "message": message[:300], "line": record.lineno,
-            "trace_id": safe_repr(getattr(record, "trace_id", None))[:80] if hasattr(record, "trace_id") else None,
+            "trace_id": trace_id_of(record),
             "exc": exc}
 
 
