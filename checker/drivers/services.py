@@ -84,9 +84,9 @@ class Upstreams:
     """The prices and stock services of one scenario, on the parent's clock.
 
     `plan[api]`: {"after": seconds, "status": code} (answered that long after the request),
-    {"never": True} (no answer ever comes) or {"refuse": True} (connection refused). With
-    `strict`, only URLs of the checker's copies reach a service (others get a 404); without,
-    any URL naming "price" or "stock" does (lesson parts that judge only headers)."""
+    {"never": True} (no answer ever comes) or {"refuse": True} (connection refused). URLs of the
+    checker's copies reach their service; so, unless `strict`, does any URL naming "price" or
+    "stock" (its request is logged as not `described`); any other gets a 404."""
 
     def __init__(self, plan: dict, clock: FakeClock, product: str, strict: bool):
         self.plan, self.clock, self.product, self.strict = plan, clock, product, strict
@@ -95,21 +95,23 @@ class Upstreams:
         self.idle = 0
         self.stopped = ""
 
-    def route(self, method: str, url: str) -> tuple[str | None, str | None]:
-        """(api, operationId) a request reached, or (None, None)."""
+    def route(self, method: str, url: str) -> tuple[str | None, str | None, bool]:
+        """(api, operationId, True) for a URL of the checker's copies; (api, its operation, False) for another
+        URL naming "price" or "stock" (answered alike, so the other checks still judge the timing); else
+        (None, None, False)."""
         plain = url.split("?")[0].split("#")[0]
         for pattern, api, operation, route_method in ROUTES:
             found = pattern.fullmatch(plain)
             if found and method == route_method:
                 if operation == OPERATIONS[api] and unquote(found["productId"]) != self.product:
-                    return None, None
-                return api, operation
+                    return None, None, False
+                return api, operation, True
         if not self.strict:
             lowered = urlsplit(url).netloc.lower() + urlsplit(url).path.lower()
             for api in ("prices", "stock"):
                 if api.rstrip("s") in lowered:
-                    return api, OPERATIONS[api]
-        return None, None
+                    return api, OPERATIONS[api], False
+        return None, None, False
 
     def __call__(self, question: dict) -> dict:
         kind = question.get("kind")
@@ -146,8 +148,9 @@ class Upstreams:
         traceparents = [str(pair[1])[:200] for pair in headers[:40]
                         if isinstance(pair, list) and len(pair) == 2 and str(pair[0]).lower() == "traceparent"]
         timeout = question.get("timeout")
-        api, operation = self.route(method, url)
+        api, operation, described = self.route(method, url)
         self.requests.append({"number": number, "method": method, "url": url, "api": api, "operation": operation,
+                              "described": described,
                               "at": round(self.clock.now - T0, 6), "traceparent": traceparents,
                               "timeout": timeout if isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
                               else None})

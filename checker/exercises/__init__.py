@@ -25,6 +25,7 @@ MODULES = [
     "circuit_breaker",
     "error_formatter",
     "correlation_id",
+    "fan_out_deadline",
 ]
 
 
