@@ -52,6 +52,34 @@ ALL_OR_NOTHING = gathered('''        try:
         got = {"prices": prices, "stock": stock}
 ''')
 
+#: a learner who tampers with the shim: reads when (and whether) the checker's upstream will answer, and makes up
+#: the answer at once instead of waiting for it
+PEEK = '''async def peek(api, operation_id, product_id):
+    import __main__
+    spec = UPSTREAMS[api]
+    method, template = find_operation(spec, operation_id)
+    url = spec["servers"][0]["url"].rstrip("/") + template.format(productId=product_id)
+    reply = __main__.CHANNEL.ask(kind="http", method=method, url=url, headers=[], timeout=None)
+    if reply.get("at") is None or reply.get("refuse"):
+        raise httpx.ConnectError("it will never answer", request=httpx.Request(method, url))
+    return httpx.Response(200, json={"amount": 12.5, "currency": "EUR"} if api == "prices" else {"available": 7})
+
+
+'''
+#: get_summary() as a plain def with a blocking client: one upstream after the other
+BLOCKING = '''    got = {}
+    with httpx.Client() as client:
+        for api, operation_id in (("prices", "getPrice"), ("stock", "getStock")):
+            spec = UPSTREAMS[api]
+            method, template = find_operation(spec, operation_id)
+            url = spec["servers"][0]["url"].rstrip("/") + template.format(productId=productId)
+            try:
+                response = client.request(method, url, timeout=TIMEOUTS[api])
+                got[api] = response.json() if response.status_code == 200 else None
+            except httpx.HTTPError:
+                got[api] = None
+'''
+
 # (case, services_api.py, failed checks, the check whose message is examined, a fragment it must hold)
 WRONG = [
     ("fail-starter", (STARTERS / MODULE).read_text(),
@@ -87,6 +115,13 @@ WRONG = [
     ("fail-error-bodies-passed-on", patched((STATUS_CHECK, "    if False:\n")), {fod.ANSWERS, fod.UNAVAILABLE},
      fod.ANSWERS,
      "stock answers 503 with Retry-After: 30: GET /products/teapot-42/summary: `missing` is [], expected [\"stock\"]"),
+    ("fail-answers-from-the-checkers-plan", patched((CALL, "        response = await peek(api, operation_id, product_id)\n"),
+                                                    ("async def fetch(", PEEK + "async def fetch(")),
+     {fod.OWN_TIMEOUTS, fod.ANSWERS, fod.UNAVAILABLE}, fod.OWN_TIMEOUTS,
+     "prices never answers: GET /products/teapot-42/summary answered after 0 s; with the lesson's limits"),
+    ("fail-plain-def-summary", patched(("async def get_summary(productId: str):", "def get_summary(productId: str):"),
+                                       ("    async with httpx.AsyncClient() as client:\n" + GATHER, BLOCKING)),
+     {fod.PARALLEL, fod.ANSWERS}, fod.PARALLEL, "get_summary() is a plain `def`"),
     ("fail-one-timeout-for-all", patched((TIMEOUTS, 'TIMEOUTS = {"prices": 1.0, "stock": 1.0}')),
      {fod.OWN_TIMEOUTS}, fod.OWN_TIMEOUTS, "stock after 2.2 s, within its 4 s and the deadline"),
 ]

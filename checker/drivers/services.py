@@ -222,7 +222,7 @@ def run(shim, events, module: str, scenarios: list[dict], strict: bool) -> None:
     if report.get("failed"):
         events("service-failed", error=bounded_error(report["failed"]))
         return
-    events("service-ready")
+    events("service-ready", async_summary=report.get("async_summary") is True)
     for scenario in scenarios:
         events("scenario-start", name=scenario["name"])
         clock = FakeClock(T0)

@@ -72,6 +72,9 @@ ANSWERS = "the answer: both bodies and `missing: []`, or what came with `missing
 UNAVAILABLE = "when neither upstream answers: a 503 problem with Retry-After"
 NO_RETRY = "each upstream is asked once per summary: no retries"
 
+SYNC_SUMMARY = ("get_summary() is a plain `def`: a blocking call waits for one answer at a time. Make it "
+                "`async def get_summary(productId)` and call the upstreams with an `httpx.AsyncClient`.")
+
 FIX = {
     SPEC_DRIVEN: ("Look the operation up in `UPSTREAMS[api]` (loaded from oas3/upstream-*.yaml): find the path whose "
                   "operation has that `operationId`, fill in `{productId}`, and put `servers[0].url` in front. Hard-code "
@@ -120,16 +123,21 @@ def grade(submission: Submission, result: ExerciseResult) -> None:
             result.add(name, False, f"{common.nothing_to_check(run, [SCENARIOS[0]['name']])} {hint}")
         return
     issues: dict[str, list[str]] = {name: [] for name in FIX}
+    ready = run.first("service-ready")
+    blocking = bool(ready) and ready.get("async_summary") is False
+    if blocking:
+        issues[PARALLEL].append(SYNC_SUMMARY)
     for scenario in SCENARIOS:
         exchange = exchanges.get(scenario["name"])
         if exchange is None:
             continue
-        judge(scenario, exchange, issues)
+        judge(scenario, exchange, issues, blocking)
     for name, found in issues.items():
         result.add(name, not found, lines(found) + f"\n{FIX[name]} {hint}")
 
 
-def judge(scenario: dict, exchange: dict, issues: dict) -> None:
+def judge(scenario: dict, exchange: dict, issues: dict, blocking: bool = False) -> None:
+    """Every check's view of one scenario (`blocking`: get_summary is a plain def, whose waits the checker cannot play)."""
     name, missing = scenario["name"], scenario["missing"]
     what = f"{name}: GET /products/teapot-42/summary"
     requests = exchange.get("requests", [])
@@ -169,16 +177,23 @@ def judge(scenario: dict, exchange: dict, issues: dict) -> None:
                                 f"{scenario['latest']:g} s")
     elif late and scenario.get("own_timeout"):
         api = scenario["own_timeout"]
-        issues[OWN_TIMEOUTS].append(f"{what} took {elapsed:g} s: the {api} service's own timeout is {TIMEOUTS[api]:g} s, so "
-                                    f"the answer should come after {scenario['latest']:g} s")
+        issues[OWN_TIMEOUTS].append(f"{what} took {elapsed:g} s: the {api} service's own timeout is "
+                                    f"{TIMEOUTS[api]:g} s, so the answer should come after {scenario['latest']:g} s")
     elif late and scenario["latest"] == DEADLINE:
         issues[DEADLINE_CHECK].append(f"{what} took {elapsed:g} s, past the {DEADLINE:g} s deadline")
     elif late:
         issues[PARALLEL].append(f"{what} took {elapsed:g} s; every answer was in after {scenario['latest']:g} s")
-    judge_answer(scenario, exchange, what, issues)
+    planned = {r.get("api") for r in requests if r.get("operation") == driver.OPERATIONS.get(r.get("api"))}
+    played = planned == set(driver.OPERATIONS) and all(r.get("api") in planned for r in requests)
+    right = judge_answer(scenario, exchange, what, issues)
+    if right and played and not blocking and elapsed < scenario["latest"] - SLACK:
+        issues[OWN_TIMEOUTS].append(f"{what} answered after {elapsed:g} s; with the lesson's limits (prices 1 s, "
+                                    f"stock 4 s, all {DEADLINE:g} s) the answer comes after {scenario['latest']:g} s. "
+                                    "Is a limit too short, or was the answer made before the upstreams gave it?")
 
 
-def judge_answer(scenario: dict, exchange: dict, what: str, issues: dict) -> None:
+def judge_answer(scenario: dict, exchange: dict, what: str, issues: dict) -> bool:
+    """Judge the status and body; True if they are right."""
     missing = scenario["missing"]
     body = common.body_of(exchange)
     if len(missing) == 2:
@@ -188,13 +203,14 @@ def judge_answer(scenario: dict, exchange: dict, what: str, issues: dict) -> Non
         if not problem or len(retry) != 1 or not retry[0].strip().isdigit():
             shown = f"Retry-After: {retry[0]}" if len(retry) == 1 else "no Retry-After" if not retry else "two Retry-After"
             issues[UNAVAILABLE].append(f"{what} answered {describe(exchange, scenario)} ({shown})")
-        return
+            return False
+        return True
     expected = {"price": None if "prices" in missing else driver.BODIES["prices"],
                 "stock": None if "stock" in missing else driver.BODIES["stock"]}
     if exchange["status"] != 200 or not isinstance(body, dict):
         issues[ANSWERS].append(f"{what} answered {describe(exchange, scenario)}; expected 200 with "
                                f"`missing: {json.dumps(missing)}`")
-        return
+        return False
     got_missing = body.get("missing")
     problems = []
     if not isinstance(got_missing, list) or sorted(map(str, got_missing)) != sorted(missing):
@@ -203,7 +219,7 @@ def judge_answer(scenario: dict, exchange: dict, what: str, issues: dict) -> Non
         if body.get(member) != value:
             problems.append(f"`{member}` is {short(body.get(member))}, expected {json.dumps(value)}")
     if not problems:
-        return
+        return True
     cut_short = [api for api in driver.OPERATIONS if api not in missing and isinstance(got_missing, list)
                  and api in got_missing and scenario["plan"][api].get("after", 0) >= 0.8]
     if cut_short:
@@ -211,6 +227,7 @@ def judge_answer(scenario: dict, exchange: dict, what: str, issues: dict) -> Non
                                     "its timeout and the deadline: was it given up too early?)")
     else:
         issues[ANSWERS].append(f"{what}: " + "; ".join(problems))
+    return False
 
 
 def short(value, most: int = 60) -> str:

@@ -814,7 +814,8 @@ def op_build_service(spec: str, module: str) -> dict:
         return watched_service(function, last_error)
 
     path = Path(spec)
-    report: dict = {"configure": callable(getattr(learner, "configure", None))}
+    report: dict = {"configure": callable(getattr(learner, "configure", None)),
+                    "async_summary": asyncio.iscoroutinefunction(getattr(learner, "get_summary", None))}
     try:
         app = connexion.AsyncApp(__name__, specification_dir=str(path.parent))
         app.add_api(path.name, resolver=Resolver(function_resolver=resolve))
