@@ -34,7 +34,7 @@ MALFORMED = [
     ("version 00, longer", VALID + "-what", "version 00 with more after the flags"),
 ]
 
-KEEPS = "a valid traceparent is joined: its trace-id is in traceresponse and in every upstream call"
+KEEPS = "a valid traceparent is joined: its trace-id (and flags) in traceresponse and in every upstream call"
 CHILD = "every upstream call carries a valid traceparent whose parent-id is this service's, not the caller's"
 RESTARTS = "a missing or malformed traceparent starts a new trace, with a fresh random trace-id"
 RETURNS = "every answer carries traceresponse: 00-<trace-id>-<span id>-<flags>"
@@ -166,6 +166,9 @@ def judge_upstream(scenario: dict, exchange: dict, trace_id: str | None, what: s
                                  "version-00 value")
         elif scenario["sent"] == VALID and parsed[0] != VALID.split("-")[1]:
             issues[KEEPS].append(f"{label} carried the trace-id {parsed[0]}, not the caller's {VALID.split('-')[1]}")
+        elif scenario["sent"] == VALID and parsed[2] != VALID.split("-")[3]:
+            issues[KEEPS].append(f"{label} carried the flags {parsed[2]}, not the caller's {VALID.split('-')[3]}: "
+                                 "pass the caller's flags on")
         elif caller_parent and parsed[1] == caller_parent:
             issues[CHILD].append(f"{label} passed on the caller's parent-id {caller_parent}: the parent of that "
                                  "call is your service, so send your own span id")
