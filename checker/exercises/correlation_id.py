@@ -196,7 +196,7 @@ def judge_logs(scenario: dict, exchange: dict, trace_id: str | None, what: str, 
             break
 
 
-def lines(found: list[str], most: int = 6) -> str:
+def lines(found: list[str], most: int = 4) -> str:
     shown = found[:most]
     if len(found) > most:
         shown.append(f"… and {len(found) - most} more")

@@ -235,7 +235,7 @@ def short(value, most: int = 60) -> str:
     return text if len(text) <= most else text[:most] + "…"
 
 
-def lines(found: list[str], most: int = 6) -> str:
+def lines(found: list[str], most: int = 4) -> str:
     shown = found[:most]
     if len(found) > most:
         shown.append(f"… and {len(found) - most} more")
