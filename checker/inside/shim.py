@@ -854,8 +854,11 @@ class KeptRecords:
             try:
                 original(logger, record)
             finally:
-                if inside(getattr(record, "pathname", "")) and len(kept) < LOG_LIMIT:
-                    kept.append(describe_record(record))
+                try:
+                    if inside(str(getattr(record, "pathname", ""))) and len(kept) < LOG_LIMIT:
+                        kept.append(describe_record(record))
+                except Exception:  # noqa: BLE001 - a record learner code made odd: not kept, never raised at it
+                    pass
 
         logging.Logger.callHandlers = call_handlers
         self.level = logging.root.level
