@@ -118,7 +118,7 @@ WRONG = [
     ("fail-answers-from-the-checkers-plan", patched((CALL, "        response = await peek(api, operation_id, product_id)\n"),
                                                     ("async def fetch(", PEEK + "async def fetch(")),
      {fod.OWN_TIMEOUTS, fod.ANSWERS, fod.UNAVAILABLE}, fod.OWN_TIMEOUTS,
-     "prices never answers: GET /products/teapot-42/summary answered after 0 s; with the lesson's limits"),
+     "both answer: GET /products/teapot-42/summary answered after 0 s; with the lesson's limits"),
     ("fail-plain-def-summary", patched(("async def get_summary(productId: str):", "def get_summary(productId: str):"),
                                        ("    async with httpx.AsyncClient() as client:\n" + GATHER, BLOCKING)),
      {fod.PARALLEL, fod.ANSWERS}, fod.PARALLEL, "get_summary() is a plain `def`"),
@@ -225,7 +225,7 @@ def test_the_upstreams_hand_over_an_answer_only_when_the_parents_clock_has_reach
     from checker.drivers.fakes import FakeClock
 
     clock = FakeClock(driver.T0)
-    upstreams = driver.Upstreams({"prices": {"after": 0.8, "status": 200}}, clock, "teapot-42", strict=True)
+    upstreams = driver.Upstreams({"prices": {"after": 0.8, "status": 200}}, clock, "teapot-42")
     reply = upstreams({"kind": "http", "method": "GET", "url": driver.expected_url("prices", "teapot-42"),
                        "headers": [], "timeout": 1.0})
     assert reply == {"id": 1, "at": driver.T0 + 0.8}

@@ -85,11 +85,12 @@ class Upstreams:
 
     `plan[api]`: {"after": seconds, "status": code} (answered that long after the request),
     {"never": True} (no answer ever comes) or {"refuse": True} (connection refused). URLs of the
-    checker's copies reach their service; so, unless `strict`, does any URL naming "price" or
-    "stock" (its request is logged as not `described`); any other gets a 404."""
+    checker's copies reach their service; so does any other URL naming "price" or "stock" (its
+    request is logged as not `described`, and the other checks still judge the timing); any
+    other URL gets a 404."""
 
-    def __init__(self, plan: dict, clock: FakeClock, product: str, strict: bool):
-        self.plan, self.clock, self.product, self.strict = plan, clock, product, strict
+    def __init__(self, plan: dict, clock: FakeClock, product: str):
+        self.plan, self.clock, self.product = plan, clock, product
         self.requests: list[dict] = []
         self.pending: dict[int, tuple[float, dict]] = {}
         self.idle = 0
@@ -106,11 +107,10 @@ class Upstreams:
                 if operation == OPERATIONS[api] and unquote(found["productId"]) != self.product:
                     return None, None, False
                 return api, operation, True
-        if not self.strict:
-            lowered = urlsplit(url).netloc.lower() + urlsplit(url).path.lower()
-            for api in ("prices", "stock"):
-                if api.rstrip("s") in lowered:
-                    return api, OPERATIONS[api], False
+        lowered = urlsplit(url).netloc.lower() + urlsplit(url).path.lower()
+        for api in ("prices", "stock"):
+            if api.rstrip("s") in lowered:
+                return api, OPERATIONS[api], False
         return None, None, False
 
     def __call__(self, question: dict) -> dict:
@@ -211,7 +211,7 @@ def kept_answer(item: dict) -> dict:
     return kept
 
 
-def run(shim, events, module: str, scenarios: list[dict], strict: bool) -> None:
+def run(shim, events, module: str, scenarios: list[dict]) -> None:
     """Build the service, then play every scenario (see the module docstring)."""
     report = shim.call("build-service", 20.0, phase="starting", spec=shim.spec(SPEC), module=module)
     if not report.get("configure"):
@@ -227,7 +227,7 @@ def run(shim, events, module: str, scenarios: list[dict], strict: bool) -> None:
         events("scenario-start", name=scenario["name"])
         clock = FakeClock(T0)
         product = scenario.get("product", "teapot-42")
-        upstreams = Upstreams(scenario.get("plan", {}), clock, product, strict)
+        upstreams = Upstreams(scenario.get("plan", {}), clock, product)
         got: list[dict] = []
 
         def take(item, clock=clock, got=got) -> None:

@@ -74,7 +74,7 @@ WHY = {name: why for name, _value, why in MALFORMED}
 
 
 def prestart(submission: Submission) -> None:
-    common.start(submission, KEY, SCENARIOS, strict=False)
+    common.start(submission, KEY, SCENARIOS)
 
 
 def described(exchange: dict, scenario: dict) -> str:
@@ -85,7 +85,7 @@ def described(exchange: dict, scenario: dict) -> str:
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
     hint = lesson_hint(common.LESSON, SECTION)
-    run = common.run_of(submission, KEY, SCENARIOS, strict=False)
+    run = common.run_of(submission, KEY, SCENARIOS)
     answered = {exchange["name"]: exchange for exchange in common.report(run, result, hint)}
     issues: dict[str, list[str]] = {name: [] for name in FIX}
     traces: dict[str, str] = {}  #: scenario -> the trace-id of its answer

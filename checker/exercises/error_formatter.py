@@ -54,7 +54,7 @@ SCENARIOS = [
 
 
 def prestart(submission: Submission) -> None:
-    common.start(submission, KEY, SCENARIOS, strict=False)
+    common.start(submission, KEY, SCENARIOS)
 
 
 def leaks(exchange: dict) -> list[str]:
@@ -65,7 +65,7 @@ def leaks(exchange: dict) -> list[str]:
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
     hint = lesson_hint(common.LESSON, SECTION)
-    run = common.run_of(submission, KEY, SCENARIOS, strict=False)
+    run = common.run_of(submission, KEY, SCENARIOS)
     answered = {exchange["name"]: exchange for exchange in common.report(run, result, hint)}
     crashes = [(s, answered.get(s["name"])) for s in SCENARIOS if "raises" in s]
     missing = [s["name"] for s, exchange in crashes if exchange is None]

@@ -97,7 +97,7 @@ FIX = {
 
 
 def prestart(submission: Submission) -> None:
-    common.start(submission, KEY, SCENARIOS, strict=False)
+    common.start(submission, KEY, SCENARIOS)
 
 
 def requests_of(exchange: dict, api: str) -> list[dict]:
@@ -115,7 +115,7 @@ def describe(exchange: dict | None, scenario: dict) -> str:
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
     hint = lesson_hint(common.LESSON, SECTION)
-    run = common.run_of(submission, KEY, SCENARIOS, strict=False)
+    run = common.run_of(submission, KEY, SCENARIOS)
     common.report(run, result, hint)
     exchanges = {e["name"]: e for e in run.of("exchange")}
     if not exchanges:

@@ -46,20 +46,20 @@ def scenario(name: str, path: str = SUMMARY, headers: dict | None = None, plan: 
     return {"name": name, "path": path, "headers": headers or {}, "plan": plan or {}, **extra}
 
 
-def probe_args(scenarios: list[dict], strict: bool) -> dict:
-    return {"module": MODULE, "probe": PROBE, "preload": PRELOAD, "scenarios": scenarios, "strict": strict}
+def probe_args(scenarios: list[dict]) -> dict:
+    return {"module": MODULE, "probe": PROBE, "preload": PRELOAD, "scenarios": scenarios}
 
 
-def start(submission: Submission, key: str, scenarios: list[dict], strict: bool) -> None:
+def start(submission: Submission, key: str, scenarios: list[dict]) -> None:
     """Stage the checker's upstream descriptions in place of the learner's, then start the probe."""
     if not submission.staged.folder_refused:
         driver.stage_upstreams(submission.staged.folder)
-    submission.start_probe(key, **probe_args(scenarios, strict))
+    submission.start_probe(key, **probe_args(scenarios))
 
 
-def run_of(submission: Submission, key: str, scenarios: list[dict], strict: bool) -> WorkerRun:
-    start(submission, key, scenarios, strict)
-    return submission.probe_run(key, **probe_args(scenarios, strict))
+def run_of(submission: Submission, key: str, scenarios: list[dict]) -> WorkerRun:
+    start(submission, key, scenarios)
+    return submission.probe_run(key, **probe_args(scenarios))
 
 
 def located(error: dict) -> str:
