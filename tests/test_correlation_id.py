@@ -137,7 +137,7 @@ def test_wrong_trace_handling_fails_the_right_check(graded, case, text, checks, 
     problems = failed(graded[case])
     assert set(problems) == checks, f"{case}: {graded[case]}"
     assert fragment in problems[check], f"{case}: {problems[check]}"
-    assert problems[check].endswith(f"See {common.LESSON}, “{cid.SECTION}”."), problems[check]
+    assert problems[check].endswith(f"See {cid.LESSON}, “{cid.SECTION}”."), problems[check]
 
 
 @pytest.mark.parametrize("case", [c[0] for c in RIGHT])

@@ -109,7 +109,7 @@ def test_wrong_error_handler_fails_the_right_check(graded, case, text, checks, c
     problems = failed(graded[case])
     assert set(problems) == checks, f"{case}: {graded[case]}"
     assert fragment in problems[check], f"{case}: {problems[check]}"
-    assert problems[check].endswith(f"See {common.LESSON}, “{ef.SECTION}”."), problems[check]
+    assert problems[check].endswith(f"See {ef.LESSON}, “{ef.SECTION}”."), problems[check]
 
 
 @pytest.mark.parametrize("case", [c[0] for c in RIGHT])

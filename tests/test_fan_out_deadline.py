@@ -204,7 +204,7 @@ def test_wrong_fan_out_fails_the_right_check(graded, case, text, checks, check, 
     problems = failed(graded[case])
     assert set(problems) == checks, f"{case}: {graded[case]}"
     assert fragment in problems[check], f"{case}: {problems[check]}"
-    assert problems[check].endswith(f"See {common.LESSON}, “{fod.SECTION}”."), problems[check]
+    assert problems[check].endswith(f"See {fod.LESSON}, “{fod.SECTION}”."), problems[check]
 
 
 @pytest.mark.parametrize("case", [c[0] for c in RIGHT])

@@ -17,6 +17,7 @@ from checker.exercises.common import lesson_hint
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
+LESSON = "10-Services-Calling-Services.ipynb"
 SECTION = "Exercise correlation-id"
 KEY = "correlation-id"
 VALID = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -84,7 +85,7 @@ def described(exchange: dict, scenario: dict) -> str:
 
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
-    hint = lesson_hint(common.LESSON, SECTION)
+    hint = lesson_hint(LESSON, SECTION)
     run = common.run_of(submission, KEY, SCENARIOS)
     answered = {exchange["name"]: exchange for exchange in common.report(run, result, hint)}
     issues: dict[str, list[str]] = {name: [] for name in FIX}
@@ -206,7 +207,7 @@ def lines(found: list[str], most: int = 4) -> str:
 EXERCISE = Exercise(
     id="correlation-id",
     title="A W3C Trace Context trace through every call: joined or started, passed on, returned and logged",
-    lesson=common.LESSON,
+    lesson=LESSON,
     points=3,
     grade=grade,
     prestart=prestart,

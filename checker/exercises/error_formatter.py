@@ -16,6 +16,7 @@ from checker.exercises.runs import header_values
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
+LESSON = "10-Services-Calling-Services.ipynb"
 SECTION = "Exercise error-formatter"
 KEY = "error-formatter"
 CALLER = "4bf92f3577b34da6a3ce929d0e0e4736"  #: the trace-id of the traceparent each request carries
@@ -64,7 +65,7 @@ def leaks(exchange: dict) -> list[str]:
 
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
-    hint = lesson_hint(common.LESSON, SECTION)
+    hint = lesson_hint(LESSON, SECTION)
     run = common.run_of(submission, KEY, SCENARIOS)
     answered = {exchange["name"]: exchange for exchange in common.report(run, result, hint)}
     crashes = [(s, answered.get(s["name"])) for s in SCENARIOS if "raises" in s]
@@ -122,7 +123,7 @@ def judge_crashes(crashes: list, result: ExerciseResult, hint: str) -> None:
 EXERCISE = Exercise(
     id="error-formatter",
     title="One error format: every unexpected exception becomes a 500 problem with the request's trace_id",
-    lesson=common.LESSON,
+    lesson=LESSON,
     points=2,
     grade=grade,
     prestart=prestart,

@@ -21,6 +21,7 @@ from checker.exercises.runs import header_values
 from checker.results import ExerciseResult
 from checker.submission import Submission
 
+LESSON = "11-Parallel-Calls-With-Deadlines.ipynb"
 SECTION = "Exercise fan-out-deadline"
 KEY = "fan-out-deadline"
 TIMEOUTS = {"prices": 1.0, "stock": 4.0}  #: what the lesson prescribes
@@ -114,7 +115,7 @@ def describe(exchange: dict | None, scenario: dict) -> str:
 
 
 def grade(submission: Submission, result: ExerciseResult) -> None:
-    hint = lesson_hint(common.LESSON, SECTION)
+    hint = lesson_hint(LESSON, SECTION)
     run = common.run_of(submission, KEY, SCENARIOS)
     common.report(run, result, hint)
     exchanges = {e["name"]: e for e in run.of("exchange")}
@@ -245,7 +246,7 @@ def lines(found: list[str], most: int = 4) -> str:
 EXERCISE = Exercise(
     id="fan-out-deadline",
     title="Call both upstreams through their descriptions, at once, each within its timeout, under a deadline",
-    lesson=common.LESSON,
+    lesson=LESSON,
     points=3,
     grade=grade,
     prestart=prestart,

@@ -1,4 +1,4 @@
-"""What lesson 9's three exercises share: starting the service probe, and the "your code runs" check.
+"""What the three exercises of lessons 10 and 11 share: starting the service probe, and the "your code runs" check.
 
 The service is the learner's `services_api.py` behind the checker's own copy of its spec
 (`checker/reference/services.oas3.yaml`), so only the code is graded; the upstream services
@@ -16,7 +16,7 @@ from checker.results import ExerciseResult
 from checker.submission import Submission
 from checker.worker import STALL_LIMITS, WorkerRun
 
-LESSON = "09-Services-Calling-Services.ipynb"
+LESSON = "10-Services-Calling-Services.ipynb"  #: the lesson that builds the service
 MODULE = "services_api"
 PROBE = "checker.drivers.services:run"
 PRELOAD = ("connexion", "httpx", "yaml")
@@ -26,9 +26,9 @@ BODY_LIMIT = 2000  #: characters of a body the shim sends back (checker.inside.s
 TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 
 RUNS = "services_api.py imports, configure(app) runs, and every request is answered"
-NO_CONFIGURE = ("services_api.py defines no `configure(app)`. The lesson's runner and the checker build the "
-                "connexion app, then call `configure(app)`: define it, and register your error handler there with "
-                "`app.add_error_handler(Exception, unexpected_error)`.")
+NO_CONFIGURE = ("services_api.py defines no `configure(app)`. The runner of lessons 10 and 11 and the checker "
+                "build the connexion app, then call `configure(app)`: define it, and register your error handler "
+                "there with `app.add_error_handler(Exception, unexpected_error)`.")
 CONFIGURE_FAILED = "configure(app) raised {type}: {text}{where}"
 SERVICE_FAILED = "connexion could not build the service from the checker's copy of the spec: {text}"
 REQUEST_ENDED = {
