@@ -25,7 +25,8 @@ EXERCISES = {
     "05-Problem-Details.ipynb": ["problem-schema", "validation-errors"],
     "06-Rate-Limits.ipynb": ["rate-limit"],
     "07-Client-Retries.ipynb": ["retry-after-client", "backoff-jitter", "client-timeouts", "circuit-breaker"],
-    "09-Services-Calling-Services.ipynb": ["error-formatter", "correlation-id", "fan-out-deadline"],
+    "10-Services-Calling-Services.ipynb": ["error-formatter", "correlation-id"],
+    "11-Parallel-Calls-With-Deadlines.ipynb": ["fan-out-deadline"],
 }
 CELL_TIMEOUT = 180  # seconds per cell; `connexion run` on a busy 2-core CI box needs the headroom
 IGNORE = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
