@@ -53,7 +53,7 @@ def load_app(spec: str | Path = "oas3/ex-04-01-headers.yaml", configure: str | N
     operationId `api.get_status` means `get_status` in `api.py` next to the spec.
     The app remembers the spec's base path (`workbook_base_path`), so labtools'
     requests for "/status" go where connexion serves it. `configure`: a module next to the spec
-    whose `configure(app)` is called after `add_api` (lesson 9's middleware and error handler).
+    whose `configure(app)` is called after `add_api` (lesson 10's middleware and error handler).
     """
     spec = Path(spec).resolve()
     if not spec.is_file():

@@ -1,6 +1,6 @@
-"""Lesson 9's stand-ins: the upstream services, played in the notebook, and the service's log lines, kept.
+"""The stand-ins of lessons 10 and 11: the upstream services, played in the notebook, and the service's log lines, kept.
 
-The notebook has no network, and the prices and stock services of lesson 9 do not exist:
+The notebook has no network, and the prices and stock services of lessons 10–11 do not exist:
 `Upstreams` answers for them. While it is active, every request an `httpx.AsyncClient` of this
 process sends (the learner's service makes its calls with one) reaches it instead of the
 network, whatever the URL; it answers as its plan says, in real time (short delays), and

@@ -1,4 +1,4 @@
-"""labtools.services: lesson 9's stand-in upstreams and kept log lines, as the notebook uses them."""
+"""labtools.services: the stand-in upstreams of lessons 10 and 11 and kept log lines, as the notebook uses them."""
 
 from __future__ import annotations
 

@@ -10,5 +10,5 @@ started it judges the events.
 
 Shared pieces: `fakes` (the flaky server, sleep log and clock the client drivers
 play); `fields` reads HTTP Structured Fields (RFC 9651) such as `RateLimit`;
-`services` plays lesson 9's upstream services and owns the clock its service runs on.
+`services` plays the upstream services of lessons 10 and 11 and owns the clock its service runs on.
 """

@@ -1,8 +1,8 @@
-"""Driver: lesson 9's service, its upstream services played by the parent on the parent's clock.
+"""Driver: the service of lessons 10 and 11, its upstream services played by the parent on the parent's clock.
 
 The shim builds a connexion AsyncApp from the checker's copy of the service spec
 (`reference:services.oas3.yaml`), calls the learner's `configure(app)`, and serves
-each request on an event loop whose time is the parent's (see the lesson 9 part of
+each request on an event loop whose time is the parent's (see the lessons 10–11 part of
 `checker.inside.shim`). Every upstream request the learner's code makes is a
 question to `Upstreams` here, which logs it (URL, headers, timeout, the parent's
 time) and says when its answer is delivered; the answer is handed over only when

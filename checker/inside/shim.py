@@ -26,7 +26,7 @@ preceded by any `{"item": ...}` (one per request of a batch) and `{"ask": ...}`
   with an httpx client whose every request, and a sleep whose every call, asks the parent;
 * `jitter`, `sample` {policy, retry, count}: the default policy's jitter; backoff_delay draws;
 * `breaker` {threshold, cooldown}, `breaker-call` {url}: a CircuitBreaker on the parent's clock.
-* `build-service` {spec, module}: lesson 9's AsyncApp, then the learner's `configure(app)`;
+* `build-service` {spec, module}: the AsyncApp of lessons 10–11, then the learner's `configure(app)`;
 * `service-request` {method, path, headers, now}: one request on a loop whose time is the parent's,
   every upstream call answered by the parent; the answer with the request's log records.
 """
@@ -623,7 +623,7 @@ def op_breaker_call(url: str) -> dict:
         return guarded(lambda: breaker.call(client.get, url))
 
 
-# -- lesson 9: services ------------------------------------------------------------------
+# -- lessons 10–11: services --------------------------------------------------------------
 # A service that calls services: served by a connexion AsyncApp on an event loop whose time is the parent's.
 # When the loop would wait, it asks the parent to move ITS clock on (`idle`); an upstream request asks the
 # parent (`http`), which says when its answer is delivered, and hands the answer over (`body`) only once its

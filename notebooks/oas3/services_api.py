@@ -1,4 +1,5 @@
-"""Lesson 9: a service that calls services (see 09-Services-Calling-Services.ipynb). The starter.
+"""Lessons 10 and 11: a service that calls services (see 10-Services-Calling-Services.ipynb
+and 11-Parallel-Calls-With-Deadlines.ipynb). The starter.
 
 GET /products/{productId}/summary asks the prices and the stock services at
 once and answers what it could get before its deadline. Every request carries
