@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 from pathlib import Path
@@ -45,13 +46,14 @@ def base_path(spec: str | Path) -> str:
         return ""
 
 
-def load_app(spec: str | Path = "oas3/ex-04-01-headers.yaml") -> connexion.AsyncApp:
+def load_app(spec: str | Path = "oas3/ex-04-01-headers.yaml", configure: str | None = None) -> connexion.AsyncApp:
     """Return the app `connexion run SPEC` would serve, with the spec's folder importable.
 
     Like `connexion run`, the folder holding the spec goes on `sys.path`, so the
     operationId `api.get_status` means `get_status` in `api.py` next to the spec.
     The app remembers the spec's base path (`workbook_base_path`), so labtools'
-    requests for "/status" go where connexion serves it.
+    requests for "/status" go where connexion serves it. `configure`: a module next to the spec
+    whose `configure(app)` is called after `add_api` (lesson 10's middleware and error handler).
     """
     spec = Path(spec).resolve()
     if not spec.is_file():
@@ -63,6 +65,8 @@ def load_app(spec: str | Path = "oas3/ex-04-01-headers.yaml") -> connexion.Async
     forget_modules_in(spec.parent)
     app = connexion.AsyncApp(__name__)
     app.add_api(spec)
+    if configure:
+        importlib.import_module(configure).configure(app)
     # Import the handlers now, so a broken api.py fails here rather than on the first request.
     try:
         startup(app)

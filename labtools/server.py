@@ -14,8 +14,8 @@ from labtools.net import LOOPBACK, HttpTarget, bound_socket, wait_until_answerin
 class LiveServer(HttpTarget):
     """A uvicorn server for one spec; `start()` re-imports the edited code, `stop()` frees the port."""
 
-    def __init__(self, spec: str | Path = "oas3/ex-04-01-headers.yaml"):
-        self.spec = Path(spec)
+    def __init__(self, spec: str | Path = "oas3/ex-04-01-headers.yaml", configure: str | None = None):
+        self.spec, self.configure = Path(spec), configure
         self.url: str | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -27,7 +27,7 @@ class LiveServer(HttpTarget):
     def start(self) -> LiveServer:
         """Import the API afresh and serve it on a free loopback port; restart it if already running."""
         self.stop()
-        app = load_app(self.spec)
+        app = load_app(self.spec, self.configure)
         sock = bound_socket()
         port = sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
@@ -62,14 +62,15 @@ class LiveServer(HttpTarget):
 _latest: dict[Path, LiveServer] = {}
 
 
-def serve(spec: str | Path = "oas3/ex-04-01-headers.yaml") -> LiveServer:
+def serve(spec: str | Path = "oas3/ex-04-01-headers.yaml", configure: str | None = None) -> LiveServer:
     """Start serving `spec` and return the running server (also usable in a `with` block).
 
     Re-running a notebook cell calls this again: the server it started last time for the same
-    spec is stopped first, so old servers do not pile up in the background.
+    spec is stopped first, so old servers do not pile up in the background. `configure` names the
+    module whose `configure(app)` is called after `add_api` (see `load_app`).
     """
     key = Path(spec).resolve()
     if key in _latest:
         _latest.pop(key).stop()
-    server = _latest[key] = LiveServer(spec).start()
+    server = _latest[key] = LiveServer(spec, configure).start()
     return server

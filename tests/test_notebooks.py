@@ -27,6 +27,8 @@ EXERCISES = {
     "07-Client-Retries.ipynb": ["retry-after-client", "backoff-jitter", "client-timeouts", "circuit-breaker"],
     "08-Long-Running-Jobs.ipynb": ["jobs-spec", "jobs-impl"],
     "09-Idempotency-Keys.ipynb": ["idempotency-key", "jobs-client"],
+    "10-Services-Calling-Services.ipynb": ["error-formatter", "correlation-id"],
+    "11-Parallel-Calls-With-Deadlines.ipynb": ["fan-out-deadline"],
 }
 CELL_TIMEOUT = 180  # seconds per cell; `connexion run` on a busy 2-core CI box needs the headroom
 IGNORE = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")

@@ -9,5 +9,6 @@ trusts the sandbox for anything it can log itself; the exercise module that
 started it judges the events.
 
 Shared pieces: `fakes` (the flaky server, sleep log and clock the client drivers
-play); `fields` reads HTTP Structured Fields (RFC 9651) such as `RateLimit`.
+play); `fields` reads HTTP Structured Fields (RFC 9651) such as `RateLimit`;
+`services` plays the upstream services of lessons 10 and 11 and owns the clock its service runs on.
 """

@@ -27,6 +27,9 @@ MODULES = [
     "jobs_impl",
     "idempotency_key",
     "jobs_client",
+    "error_formatter",
+    "correlation_id",
+    "fan_out_deadline",
 ]
 
 
