@@ -115,6 +115,8 @@ def main() -> int:
     parser.add_argument("--plan", nargs="+", default=DEFAULT_PLAN, metavar="SIZExJOBS",
                         help=f"runs to time (default: {' '.join(DEFAULT_PLAN)})")
     parser.add_argument("--checker-deadline", default=None, metavar="SECONDS", help="passed to the gradebook")
+    parser.add_argument("--exercise", action="append", default=[], metavar="ID",
+                        help="grade only these exercise ids (default: all), e.g. to compare with an older run")
     parser.add_argument("--without-sandbox", action="store_true",
                         help="grade each class a second time without the sandbox, right after, to compare")
     parser.add_argument("--fresh-baseline", action="store_true",
@@ -123,6 +125,7 @@ def main() -> int:
     args = parser.parse_args()
     plan = [tuple(int(part) for part in entry.split("x")) for entry in args.plan]
     extra = ["--checker-deadline", args.checker_deadline] if args.checker_deadline else []
+    extra += [part for exercise in args.exercise for part in ("--exercise", exercise)]
     print(f"{os.cpu_count()} CPUs; python {sys.version.split()[0]}")
     print(f"{'learners':>8} {'jobs':>4} {'sandbox':>10} {'forked':>6} {'seconds':>8} {'s/learner':>9} {'per min':>7} {'load':>5}"
           "  same work, same total?")
