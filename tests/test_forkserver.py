@@ -72,13 +72,26 @@ def gradebook(submissions: Path, out: Path, forkserver: bool) -> list[dict]:
         return list(csv.DictReader(file))
 
 
+def differences(forked: list[dict], fresh: list[dict], tmp_path: Path) -> str:
+    """Which learner and column differ, with both feedback files: enough to tell a real difference from a
+    machine too busy for some limit."""
+    lines = []
+    for one, other in zip(forked, fresh):
+        changed = {key: (one[key], other.get(key)) for key in one if one[key] != other.get(key)}
+        if changed:
+            lines.append(f"{one['learner']}: forked vs fresh {changed}")
+            for way in ("forked", "fresh"):
+                lines.append(f"--- {way} feedback:\n" + (tmp_path / way / "feedback" / f"{one['learner']}.txt").read_text()[-3000:])
+    return "\n".join(lines)
+
+
 def test_the_fork_server_grades_as_fresh_processes_do(tmp_path):
     submissions = tmp_path / "class"
     make_submission(submissions / "good")
     make_submission(submissions / "hanging-api", {"oas3/api.py": "import time\ntime.sleep(999)\n"})
     forked = gradebook(submissions, tmp_path / "forked", forkserver=True)
     fresh = gradebook(submissions, tmp_path / "fresh", forkserver=False)
-    assert forked == fresh
+    assert forked == fresh, differences(forked, fresh, tmp_path)
     good, hanging = forked
     assert good["total"] == good["max"] and good["notes"] == "all passed"
     assert int(hanging["total"]) < int(hanging["max"])
