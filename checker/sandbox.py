@@ -368,7 +368,9 @@ class Zygote:
         if boxed or user:  # a uid (or user namespace) of the sandbox's own, so only its processes count
             config["max_processes"] = MAX_PROCESSES
         shim = f"{SANDBOX_SHIM}/shim.py" if boxed else str(INSIDE / "shim.py")
-        command = [sys.executable, "-E", "-s", shim, json.dumps(config)]
+        # abspath: a kernel started as `../.venv/bin/python` must not send the sandbox through a folder it
+        # cannot see; not realpath, which would leave the venv behind
+        command = [os.path.abspath(sys.executable), "-E", "-s", shim, json.dumps(config)]
         self.cgroup = ControlGroup() if self.isolation.sandboxed else None
         if boxed:
             binds = {str(INSIDE): SANDBOX_SHIM, str(REFERENCE): SANDBOX_REFERENCE, str(folder): SANDBOX_FOLDER}

@@ -84,7 +84,7 @@ BLOCKING = '''    got = {}
 WRONG = [
     ("fail-starter", (STARTERS / MODULE).read_text(),
      {fod.SPEC_DRIVEN, fod.PARALLEL, fod.OWN_TIMEOUTS, fod.DEADLINE_CHECK, fod.ANSWERS, fod.UNAVAILABLE}, fod.PARALLEL,
-     "the second upstream was asked at +0.8 s, only after the first answered"),
+     "and the second only at +0.8 s, once the first had answered"),
     ("fail-hand-built-urls", patched((URL, '    url = f"http://{api}.internal:8080/v1/{api}/{params[\'productId\']}"\n')),
      {fod.SPEC_DRIVEN}, fod.SPEC_DRIVEN, "called GET http://prices.internal:8080/v1/prices/teapot-42; the description "
      "the checker serves puts getPrice at http://prices.checker.invalid/pricing/v3/catalogue/teapot-42/current-price"),
@@ -92,7 +92,7 @@ WRONG = [
      {fod.SPEC_DRIVEN, fod.ANSWERS}, fod.SPEC_DRIVEN,
      "called GET http://prices.checker.invalid/pricing/v3/catalogue/teapot-42, which is getProduct there;"),
     ("fail-one-after-the-other", patched(SEQUENTIAL), {fod.PARALLEL, fod.DEADLINE_CHECK}, fod.PARALLEL,
-     "the second upstream was asked at +0.8 s, only after the first answered (+0 s)"),
+     "the first upstream was asked at +0 s and the second only at +0.8 s, once the first had answered"),
     ("fail-no-own-timeouts", patched((CALL, CALL.replace("timeout=TIMEOUTS[api]", "timeout=None"))),
      {fod.OWN_TIMEOUTS}, fod.OWN_TIMEOUTS,
      "prices never answers: GET /products/teapot-42/summary took 2.5 s: the prices service's own timeout is 1 s"),

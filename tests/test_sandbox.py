@@ -427,3 +427,16 @@ def test_a_folder_bound_below_tmp_is_seen_inside_not_hidden_by_the_private_tmp(t
     argv = sandbox._bwrap_argv(sandbox.bwrap_path(), ["/bin/cat", f"{shared}/marker"], None, {str(shared): str(shared)})
     done = subprocess.run(argv, capture_output=True, text=True, preexec_fn=sandbox._limits, timeout=60)
     assert done.stdout == "here", done.stderr
+
+
+def test_an_interpreter_named_through_a_folder_the_sandbox_cannot_see_still_starts(tmp_path, monkeypatch):
+    """A notebook kernel started as `../.venv/bin/python` from notebooks/: the sandbox gets the plain path."""
+    roundabout = os.path.join(REPO / "tests", os.path.relpath(sys.executable, REPO / "tests"))
+    assert os.path.samefile(roundabout, sys.executable)
+    monkeypatch.setattr(sys, "executable", roundabout)
+    submission = Submission(make_submission(tmp_path / "learner"))
+    try:
+        run = submission.status_run()
+    finally:
+        submission.close()
+    assert run.ended == "finished" and run.first("imported"), (run.ended, run.output)

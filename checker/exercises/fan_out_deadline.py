@@ -162,8 +162,8 @@ def judge(scenario: dict, exchange: dict, issues: dict, blocking: bool = False) 
     one_after_the_other = len(times) >= 2 and times[1] - times[0] > AT_ONCE
     retried = any(len(requests_of(exchange, api)) > 1 for api in driver.OPERATIONS)
     if one_after_the_other and not retried:
-        issues[PARALLEL].append(f"{what}: the second upstream was asked at +{times[1]:g} s, only after the first "
-                                f"answered (+{times[0]:g} s): ask both at once")
+        issues[PARALLEL].append(f"{what}: the first upstream was asked at +{times[0]:g} s and the second only at "
+                                f"+{times[1]:g} s, once the first had answered: ask both at once")
     if "status" not in exchange:
         if exchange.get("ended") == "waited-forever" or exchange.get("stopped") == "waited-forever":
             issues[DEADLINE_CHECK].append(f"{what} never answered: your code waited for ever for an upstream that "
