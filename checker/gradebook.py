@@ -546,8 +546,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(args.submissions.resolve(), args.out.resolve(), args.timeout, args.checker_deadline,
                         tuple(args.exercise), grader_fingerprint())
     started = time.monotonic()
-    # SIGTERM (e.g. from a batch scheduler) stops the run as cleanly as Ctrl+C does.
+    # SIGTERM (e.g. from a batch scheduler) stops the run as cleanly as Ctrl+C does; so does SIGINT even when
+    # the run was started in the background by a script, which leaves SIGINT ignored (POSIX shells do so for `&`).
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         learners, interrupted = grade_class(settings, args.jobs, args.skip_graded, progress=not args.no_progress)
     except Busy as busy:

@@ -247,6 +247,16 @@ def test_timeout_marks_the_learner_and_keeps_the_batch_going(tmp_path):
 
 
 def test_interrupted_and_killed_runs_finish_with_skip_graded(tmp_path):
+    # The gradebook starts with SIGINT ignored, as a script's background job does (`.ci/run &`): it must still
+    # stop on Ctrl+C (this failed before the gradebook set its own SIGINT handler).
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _interrupted_and_killed(tmp_path)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted_and_killed(tmp_path):
     classroom, out = tmp_path / "submissions", tmp_path / "grades"
     # Enough learners that many are still waiting when the signal comes: forked from the fork server,
     # an empty folder is graded in a tenth of a second or so.
