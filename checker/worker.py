@@ -105,10 +105,8 @@ class ImportGate:
         return self.HUNG if module in self._hung else self.GO
 
     def settle(self, module: str, hung: bool) -> None:
-        """The first import ended (hung or not); the first word is final."""
+        """The first import ended, hung or not."""
         with self._lock:
-            if self._first[module].is_set():
-                return
             if hung:
                 self._hung.add(module)
             self._first[module].set()
@@ -125,15 +123,15 @@ def import_module(shim: Shim, module: str, events: Events, refusal: Refusal, imp
     role = imports.enter(module, STALL_LIMITS["importing"] + IMPORT_WAIT_SLACK)
     if role == ImportGate.HUNG:
         raise Gone("hung")  # as its own import would have, without starting it again
+    hung = False
     try:
         answer = shim.call("import", STALL_LIMITS["importing"], phase="importing", module=module)
     except Gone as gone:
-        if role == ImportGate.LEAD:
-            imports.settle(module, hung=gone.how == "hung")
+        hung = gone.how == "hung"
         raise
     finally:
         if role == ImportGate.LEAD:
-            imports.settle(module, hung=False)  # no-op after the line above
+            imports.settle(module, hung)
     if "error" in answer:
         events("import-failed", module=module, error=answer["error"])
         return False

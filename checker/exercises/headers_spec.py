@@ -50,7 +50,7 @@ def warm_validator() -> None:
 
 
 @functools.cache
-def warm_in_background(_submission=None) -> None:
+def warm_in_background() -> None:
     """Warm the validator in a thread while the learner's sandbox starts (the grader mostly waits then)."""
     threading.Thread(target=warm_validator, name="warm-spec-validator", daemon=True).start()
 
