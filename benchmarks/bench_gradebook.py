@@ -22,7 +22,6 @@ import argparse
 import csv
 import json
 import os
-import resource
 import statistics
 import shutil
 import subprocess
@@ -35,6 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench_checker import children_cpu  # noqa: E402 - this folder is on sys.path when run as a script
 from checker.sandbox import isolation  # noqa: E402
 DEFAULT_PLAN = ["25x2", "50x2", "100x2"]
 KINDS = ["good", "good", "good", "starter", "good", "broken-yaml", "good", "starter", "good", "hanging",
@@ -65,12 +65,6 @@ def make_class(folder: Path, size: int) -> dict[str, str]:
             (learner / "oas3" / name).write_text(text)
         kinds[learner.name] = kind
     return kinds
-
-
-def children_cpu() -> float:
-    """CPU seconds of every finished child and what it waited for (the sandboxes included)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def grade(folder: Path, out: Path, jobs: int, extra: list[str], sandbox: bool = True,

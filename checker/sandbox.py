@@ -286,10 +286,11 @@ class ControlGroup:
         return entries, made
 
     @staticmethod
-    def remove_task(paths: list[Path]) -> None:
-        """Remove an ended task's cgroups (a sandbox kept for many checks would otherwise collect them)."""
+    def remove_task(paths: list[Path], attempts: int = 25) -> None:
+        """Remove cgroups whose processes have ended: an ended task's (a sandbox kept for many checks would
+        otherwise collect them), or the whole sandbox's."""
         for path in paths:
-            for _ in range(25):
+            for _ in range(attempts):
                 try:
                     path.rmdir()
                     break
@@ -299,13 +300,7 @@ class ControlGroup:
                     time.sleep(0.02)  # the kernel empties it a moment after the last process ends
 
     def remove(self) -> None:
-        for path in [task for path in self.per_task for task in path.glob("task-*")] + self.paths:
-            for _ in range(50):
-                try:
-                    path.rmdir()
-                    break
-                except OSError:
-                    time.sleep(0.02)  # the kernel empties it a moment after the last process ends
+        self.remove_task([task for path in self.per_task for task in path.glob("task-*")] + self.paths, attempts=50)
 
 
 def sweep_stale(hierarchy: Path) -> None:
