@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench_checker import children_cpu  # noqa: E402 - this folder is on sys.path when run as a script
+from bench_checker import CPU_SOURCE, children_cpu  # noqa: E402 - this folder is on sys.path when run as a script
 from checker.sandbox import isolation  # noqa: E402
 DEFAULT_PLAN = ["25x2", "50x2", "100x2"]
 KINDS = ["good", "good", "good", "starter", "good", "broken-yaml", "good", "starter", "good", "hanging",
@@ -138,7 +138,7 @@ def main() -> int:
                 level = isolation().level if sandbox else "none"
                 print(f"{size:>8} {jobs:>4} {level:>10} {'yes' if forked else 'no':>6} {seconds:>8.1f} {seconds / size:>9.2f} {60 * size / seconds:>7.1f}"
                       f" {load:>5.1f}  {consistency(out, kinds)}", flush=True)
-                print(f"{'':>8} CPU {cpu:.1f} s in all, {cpu / size:.2f} s per learner; median seconds per learner: "
+                print(f"{'':>8} CPU ({CPU_SOURCE}) {cpu:.1f} s in all, {cpu / size:.2f} s per learner; median seconds per learner: "
                       f"{seconds_by_kind(out, kinds)}", flush=True)
     return 0
 

@@ -14,6 +14,7 @@ import pytest
 
 from checker import reaper, sandbox
 from checker.exercises import all_exercises
+from checker.gradebook import PYTEST_OPTIONS
 from tests.checker_support import REPO, make_submission
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="fork servers need fork")
@@ -99,3 +100,30 @@ def test_the_fork_server_grades_as_fresh_processes_do(tmp_path):
     exercises = all_exercises()
     total = sum(exercise.points for exercise in exercises.values())
     assert f"score: {total}/{total}" in feedback and f"{len(exercises)} passed" in feedback
+
+
+def test_a_forked_grading_imports_nothing_the_server_could_have_imported(tmp_path):
+    # Each job is forked from the preloaded server: an import it makes is paid again for every learner
+    # (scipy.stats alone was 1.3 s of CPU a learner, pytest's plugins and the checker's drivers more).
+    make_submission(tmp_path / "good")
+    code = f"""
+import gc, os, sys
+from checker import forkserver
+forkserver.preload()
+gc.freeze()
+before = set(sys.modules)
+pid = os.fork()
+if pid == 0:
+    forkserver.grade(["checker/", *{list(PYTEST_OPTIONS)!r}, "--submission", {str(tmp_path / "good")!r},
+                      "--exercise", "headers-impl", "--exercise", "backoff-jitter", "--exercise", "rate-limit"],
+                     {str(tmp_path / "log.txt")!r})
+    with open({str(tmp_path / "imported.txt")!r}, "w") as file:  # stdout is the log now
+        file.write(" ".join(sorted(set(sys.modules) - before)))
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+    ran = in_a_process_of_its_own(code)
+    assert ran.returncode == 0, ran.stderr
+    assert "score: 9/9" in (tmp_path / "log.txt").read_text()
+    imported = set((tmp_path / "imported.txt").read_text().split())
+    assert imported <= {"faulthandler", "readline"}, f"imported in every job: {sorted(imported)}"
