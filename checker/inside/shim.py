@@ -179,6 +179,25 @@ def op_preload(modules: list[str]) -> None:
     if "connexion" in modules:
         sandbox_templates()
         run_flask_inline()
+    if "httpx" in modules:
+        one_tls_context()
+
+
+def one_tls_context() -> None:
+    """httpx builds a TLS context for every client it makes, reading certifi's CA certificates (about 25 ms): a
+    learner who opens a client per request, as lesson 10's services may, paid that on each. No request leaves the
+    sandbox (the parent answers them all), so clients with the default settings share one context, built here
+    once, as httpx's own docs advise (`verify=ctx`); any other `verify` or `cert` gets a context of its own."""
+    from httpx import _config
+    from httpx._transports import default
+
+    made = _config.create_ssl_context
+    shared = made()
+
+    def create_ssl_context(verify=True, cert=None, trust_env=True):
+        return shared if verify is True and not cert else made(verify=verify, cert=cert, trust_env=trust_env)
+
+    default.create_ssl_context = create_ssl_context
 
 
 def sandbox_templates() -> None:
