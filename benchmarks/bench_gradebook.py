@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/bench_gradebook.py --plan 100x2 100x4    # CLASS_SIZExJOBS runs
     .venv/bin/python benchmarks/bench_gradebook.py --plan 25x2 --without-sandbox   # each run also unsandboxed
     .venv/bin/python benchmarks/bench_gradebook.py --plan 25x2 --fresh-baseline    # and with a fresh interpreter per learner
+    .venv/bin/python benchmarks/bench_gradebook.py --plan 20x2 --kinds good         # correct submissions only
 
 Builds a class in a temporary folder, cycling through 20 learners: a copy of
 solutions/ (12 in 20), the untouched starters (3 in 20), a broken YAML file, an
@@ -50,11 +51,11 @@ HOSTILE = {  # kind -> (file, its text)
 }
 
 
-def make_class(folder: Path, size: int) -> dict[str, str]:
-    """`size` learner folders in `folder`; returns learner -> kind."""
+def make_class(folder: Path, size: int, cycle: list[str] = KINDS) -> dict[str, str]:
+    """`size` learner folders in `folder`, of the kinds in `cycle` in turn; returns learner -> kind."""
     kinds = {}
     for number in range(size):
-        kind = KINDS[number % len(KINDS)]
+        kind = cycle[number % len(cycle)]
         learner = folder / f"learner-{number:03d}"
         source = REPO / ("notebooks" if kind == "starter" else "solutions")
         shutil.copytree(source / "oas3", learner / "oas3", ignore=shutil.ignore_patterns("__pycache__"))
@@ -111,6 +112,9 @@ def main() -> int:
     parser.add_argument("--checker-deadline", default=None, metavar="SECONDS", help="passed to the gradebook")
     parser.add_argument("--exercise", action="append", default=[], metavar="ID",
                         help="grade only these exercise ids (default: all), e.g. to compare with an older run")
+    parser.add_argument("--kinds", nargs="+", default=KINDS, choices=sorted(set(KINDS)), metavar="KIND",
+                        help="build the classes from these kinds in turn (default: the mixed cycle above); "
+                             "`--kinds good` times a class of correct submissions only")
     parser.add_argument("--without-sandbox", action="store_true",
                         help="grade each class a second time without the sandbox, right after, to compare")
     parser.add_argument("--fresh-baseline", action="store_true",
@@ -128,7 +132,7 @@ def main() -> int:
         for size, jobs in plan:
             if size not in classes:
                 folder = Path(scratch) / f"class-{size}"
-                classes[size] = (folder, make_class(folder, size))
+                classes[size] = (folder, make_class(folder, size, args.kinds))
             folder, kinds = classes[size]
             variants = [(True, True)] + [(False, True)] * args.without_sandbox + [(True, False)] * args.fresh_baseline
             for sandbox, forked in variants:
