@@ -132,6 +132,30 @@ SOLVED_EXPECTED = [
     [r"HTTP/1\.1 200 OK", r"(?im)^cache-control: no-store$", r'"title"'],
 ]
 
+# Lessons 8-11, as shipped and solved: each check() cell shows its verdict badge and headline
+# (checker.results), FAIL on the starter files, PASS with the solutions.
+LATER_LESSONS = {
+    "08-Long-Running-Jobs.ipynb": ["jobs-spec", "jobs-impl"],
+    "09-Idempotency-Keys.ipynb": ["idempotency-key", "jobs-client"],
+    "10-Services-Calling-Services.ipynb": ["error-formatter", "correlation-id"],
+    "11-Parallel-Calls-With-Deadlines.ipynb": ["fan-out-deadline"],
+}
+# Red text a cell may show (every line of every stderr output must match one pattern): on the starter, the planted
+# bug of lesson 10 and the upstream that never answers in lesson 11 end in connexion's 500, logged in one line
+# (labtools.server.OneLineErrors), never a traceback.
+CONNEXION_500 = r"connexion answered 500: the handler raised \w+: .* \(services_api\.py line \d+\)"
+LATER_STDERR = {
+    ("10-Services-Calling-Services.ipynb", "starter"): [CONNEXION_500],
+    ("11-Parallel-Calls-With-Deadlines.ipynb", "starter"): [CONNEXION_500],
+}
+
+
+def badges(exercises: list[str], variant: str) -> list[list[str]]:
+    """The check() outputs a learner should see: one verdict badge and headline per exercise."""
+    if variant == "starter":
+        return [[rf"(?m)^FAIL\s+{re.escape(name)}: \d+ of \d+ checks failed"] for name in exercises]
+    return [[rf"(?m)^PASS\s+{re.escape(name)}: all \d+ checks passed"] for name in exercises]
+
 
 def free_port() -> int:
     """Return a TCP port on loopback that nothing listens on right now."""
@@ -439,6 +463,14 @@ def error_outputs(page) -> list[str]:
     return errors.all_inner_texts()
 
 
+def stderr_lines(page) -> list[str]:
+    """Return every non-empty line of red (stderr) text in the open notebook's outputs."""
+    texts = page.locator(
+        '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-RenderedText[data-mime-type="application/vnd.jupyter.stderr"]'
+    ).all_inner_texts()
+    return [line for text in texts for line in text.splitlines() if line.strip()]
+
+
 def unexecuted_code_cells(page) -> int:
     """Count code cells with source that did not get an execution number."""
     return page.evaluate(
@@ -460,8 +492,11 @@ def output_matching(outputs: list[str], patterns: list[str]) -> str | None:
     return next((text for text in outputs if all(re.search(pattern, text) for pattern in patterns)), None)
 
 
-def run_notebook_in_lab(page, lab_link, name: str, expected: list[list[str]], shot: Path) -> None:
-    """Open a notebook, run all its cells through the menu, and check what its outputs show."""
+def run_notebook_in_lab(page, lab_link, name: str, expected: list[list[str]], shot: Path,
+                        stderr: list[str] | None = None) -> None:
+    """Open a notebook, run all its cells through the menu, and check what its outputs show.
+
+    With `stderr` (patterns), every line of red text must match one of them: no warning or log line slips by."""
     with screenshot_on_failure(page, shot):
         open_notebook(page, lab_link, name)
         run_all_cells(page)
@@ -470,6 +505,9 @@ def run_notebook_in_lab(page, lab_link, name: str, expected: list[list[str]], sh
         assert not errors, f"{name}: a cell shows a traceback:\n" + "\n---\n".join(errors)
         skipped = unexecuted_code_cells(page)
         assert skipped == 0, f"{name}: {skipped} code cell(s) did not run after Run All Cells"
+        if stderr is not None:
+            unexpected = [line for line in stderr_lines(page) if not any(re.fullmatch(p, line.strip()) for p in stderr)]
+            assert not unexpected, f"{name}: a cell shows red (stderr) text:\n" + "\n".join(unexpected)
         outputs = output_texts(page)
         found = [output_matching(outputs, patterns) for patterns in expected]
         for patterns, text in zip(expected, found):
@@ -577,6 +615,34 @@ def test_lesson_03_shows_learner_api_response(page, lab_link, lab_root, tmp_path
     lesson = f"{variant}/{LESSON}"
     assert (lab_root / lesson).exists(), f"notebooks/{LESSON} is missing"
     run_notebook_in_lab(page, lab_link, lesson, expected, tmp_path / f"lesson-03-{variant}.png")
+
+
+def shut_down_kernels(lab_link) -> None:
+    """Stop every kernel of the test server (REST API), so lessons run one after another do not pile up."""
+    address = urllib.parse.urlsplit(lab_link(""))
+    token = urllib.parse.parse_qs(address.query)["token"][0]
+    base = f"{address.scheme}://{address.netloc}/api/kernels"
+    headers = {"Authorization": f"token {token}"}
+    with urllib.request.urlopen(urllib.request.Request(base, headers=headers), timeout=10) as answer:
+        kernels = json.load(answer)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{base}/{kernel['id']}", headers=headers, method="DELETE")
+        urllib.request.urlopen(request, timeout=SHUTDOWN_S * 3).close()
+
+
+@pytest.mark.parametrize("variant", ["starter", "solved"])
+@pytest.mark.parametrize("lesson", list(LATER_LESSONS), ids=lambda name: name[:2])
+def test_later_lessons_run_all_without_red_text_and_show_their_checks(page, lab_link, lab_root, tmp_path, lesson,
+                                                                        variant):
+    """Run All on lessons 8-11 runs every cell, shows no traceback or other red text (but the one-line 500
+    of lessons 10-11's starters), and shows each check() verdict: FAIL as shipped, PASS when solved."""
+    path = f"{variant}/{lesson}"
+    assert (lab_root / path).exists(), f"notebooks/{lesson} is missing"
+    try:
+        run_notebook_in_lab(page, lab_link, path, badges(LATER_LESSONS[lesson], variant),
+                            tmp_path / f"lesson-{lesson[:2]}-{variant}.png", LATER_STDERR.get((lesson, variant), []))
+    finally:
+        shut_down_kernels(lab_link)
 
 
 def test_lesson_01_terminal_commands_work_in_a_terminal_from_the_file_menu(page, browser_context, workbook_lab,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import importlib.util
 import json
+import logging
 import re
 import socket
 import subprocess
@@ -20,7 +22,7 @@ from connexion.exceptions import ResolverError
 
 from labtools.app import forget_modules_in, load_app
 from labtools.cli import ConnexionRun, connexion_run
-from labtools.server import LiveServer, serve
+from labtools.server import LiveServer, OneLineErrors, serve
 
 SPEC = "oas3/ex-04-01-headers.yaml"
 API = "oas3/api.py"
@@ -214,6 +216,57 @@ def test_serve_again_stops_the_server_it_started_before_for_that_spec(starter_co
         assert second.get().status_code == 200
     finally:
         second.stop()
+
+
+NOTEBOOK_10_BROKEN = """\
+import labtools
+from labtools.services import LogLines
+log_lines = LogLines("services_api")
+server = labtools.serve("oas3/ex-09-01-services.yaml", configure="services_api")
+print(server.get("/products/teapot-42/broken").status_code)
+server.stop()
+"""
+
+
+def test_a_crashing_handler_logs_one_short_line_not_a_traceback(starter_copy):
+    """Lesson 10's cells on the starter: its planted bug answers 500, and stderr (red in the notebook) says
+    in one line what was raised where, with none of connexion's frames."""
+    result = subprocess.run(
+        [sys.executable, "-c", NOTEBOOK_10_BROKEN], cwd=starter_copy, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["500"]
+    source = (starter_copy / "oas3/services_api.py").read_text().splitlines()
+    line = next(number for number, text in enumerate(source, 1) if 'settings["discount"]' in text)
+    assert "Traceback" not in result.stderr and "site-packages" not in result.stderr, result.stderr
+    assert result.stderr.strip() == (
+        f"connexion answered 500: the handler raised KeyError: 'discount' (services_api.py line {line})"
+    )
+
+
+def test_one_line_errors_names_the_learner_line_even_under_a_library_error(tmp_path):
+    """An exception raised in a library while handling the learner's is placed at the learner's line."""
+    (tmp_path / "learner_code.py").write_text("def handler():\n    return 1 / 0\n")
+    spec = importlib.util.spec_from_file_location("learner_code", tmp_path / "learner_code.py")
+    learner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(learner)
+    try:
+        try:
+            learner.handler()
+        except ZeroDivisionError:
+            raise TypeError("'coroutine' object is not callable")  # what connexion does then
+    except TypeError as error:
+        caught = error
+    record = logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application",
+                               (), (TypeError, caught, caught.__traceback__))
+    shorten = OneLineErrors("the server answered 500")
+    shorten.folders.add(tmp_path.resolve())
+    assert shorten.filter(record) and record.exc_info is None
+    assert record.getMessage() == (
+        "the server answered 500: the handler raised ZeroDivisionError: division by zero (learner_code.py line 2)"
+    )
+    outside = OneLineErrors("connexion answered 500")  # no learner folder: the exception, no place
+    assert outside.describe(caught) == "the handler raised TypeError: 'coroutine' object is not callable"
 
 
 def test_get_on_a_stopped_server_says_how_to_start_it(starter_copy):

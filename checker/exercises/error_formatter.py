@@ -1,7 +1,7 @@
 """`error-formatter`: one error format: every unexpected exception becomes a 500 problem, and nothing more.
 
 The checker's copy of the service spec has two operations of its own (`checker.crash`,
-`checker.crash_async`, functions of the shim) that raise exceptions whose text names a secret
+`checker.crash_async`, functions of the shim's `virtual_time.py`) that raise exceptions whose text names a secret
 and a file path. The learner's error handler, registered by `configure(app)`, must turn them
 into a `500` problem (RFC 9457) carrying the request's `trace_id` and nothing of the exception,
 log the exception with its traceback, and leave connexion's own answers (a 404) alone.
