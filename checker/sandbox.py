@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-INSIDE = Path(__file__).resolve().parent / "inside"  #: the shim and its one helper: all the checker code a sandbox holds
+INSIDE = Path(__file__).resolve().parent / "inside"  #: the shim and its two helpers: all the checker code a sandbox holds
 REFERENCE = Path(__file__).resolve().parent / "reference"  #: the checker's own specs, which learners' code may serve
 SANDBOX_FOLDER, SANDBOX_SHIM, SANDBOX_REFERENCE = "/submission/oas3", "/shim", "/reference"
 
