@@ -8,7 +8,7 @@ never constructed.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -190,6 +190,9 @@ class Document:
     path: Path
     shown_as: str
     data: Any
+    #: files its `$ref`s led to, by uri: each is read once (the registry asked again for every lookup, 32 times a
+    #: submission), and shared by every Document of one submission that is given the same dict
+    loaded: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._shown = {self.path.resolve().as_uri(): self.shown_as}
@@ -206,7 +209,14 @@ class Document:
         self._shown[uri] = shown
         if file.resolve().parent != self.path.resolve().parent:
             raise YamlProblem("a $ref may only lead to files in the same folder as the spec", Where(shown))
-        return Resource(load_yaml(file, shown), Specification.OPAQUE)
+        if uri not in self.loaded:
+            try:
+                self.loaded[uri] = Resource(load_yaml(file, shown), Specification.OPAQUE)
+            except YamlProblem as problem:
+                self.loaded[uri] = problem
+        if isinstance(self.loaded[uri], YamlProblem):
+            raise self.loaded[uri]
+        return self.loaded[uri]
 
     def shown(self, uri: str) -> str:
         """Return the learner-facing name of the file at `uri`."""

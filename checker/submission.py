@@ -71,6 +71,7 @@ class Submission:
         self.deadline = deadline
         self._workers: dict[str, Worker] = {}
         self._documents: dict[str, Document | YamlProblem] = {}  #: loaded once, shared by exercises
+        self._referred: dict = {}  #: files the documents' `$ref`s lead to, each read once
         self._imports = ImportGate()  #: a module that hangs at import hangs once, not once per exercise
 
     @cached_property
@@ -94,7 +95,8 @@ class Submission:
             cache[name] = YamlProblem(self.staged.refusal(name), Where(self.shown(name)))
         if name not in cache:
             try:
-                cache[name] = Document(self.path(name), self.shown(name), load_yaml(self.path(name), self.shown(name)))
+                cache[name] = Document(self.path(name), self.shown(name), load_yaml(self.path(name), self.shown(name)),
+                                       loaded=self._referred)
             except YamlProblem as problem:
                 cache[name] = problem
         if isinstance(cache[name], YamlProblem):

@@ -183,3 +183,18 @@ def test_openapi_31_is_valid_but_connexion_3_refuses_it(tmp_path):
 def test_inline_503_passes_headers_spec(tmp_path):
     folder = make_submission(tmp_path, {SPEC: inline_503(header="retry-after")})
     assert grade(folder, "headers-spec")["headers-spec"].passed
+
+
+def test_a_broken_shared_file_is_read_once_and_reported_by_every_spec_that_refers_to_it(tmp_path, monkeypatch):
+    from checker import spec
+
+    folder = make_submission(tmp_path)
+    (folder / "oas3" / "components.oas3.yaml").write_text("components:\n  schemas: [unclosed\n")
+    reads = []
+    real = spec.load_yaml
+    monkeypatch.setattr(spec, "load_yaml", lambda path, shown: reads.append(path.name) or real(path, shown))
+    results = grade(folder, "headers-spec", "reusable-responses", "jobs-spec")
+    for exercise in ("headers-spec", "jobs-spec"):
+        messages = "\n".join(failed(results[exercise]).values())
+        assert "oas3/components.oas3.yaml:3:1" in messages, (exercise, messages)
+    assert reads.count("components.oas3.yaml") == 1
