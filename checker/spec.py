@@ -120,6 +120,18 @@ def load_yaml(path: Path, shown_as: str) -> Any:
         loader.dispose()
 
 
+def load_once(cache: dict, key: str, load):
+    """`load()` the first time `key` is asked for, its value after; a YamlProblem it raised is kept and raised again."""
+    if key not in cache:
+        try:
+            cache[key] = load()
+        except YamlProblem as problem:
+            cache[key] = problem
+    if isinstance(cache[key], YamlProblem):
+        raise cache[key]
+    return cache[key]
+
+
 def _expanded_size(root: yaml.Node, _shown: str) -> int:
     """How many values the document holds once every alias is expanded (a 'billion laughs' guard)."""
     sizes: dict[int, int | None] = {}
@@ -209,14 +221,7 @@ class Document:
         self._shown[uri] = shown
         if file.resolve().parent != self.path.resolve().parent:
             raise YamlProblem("a $ref may only lead to files in the same folder as the spec", Where(shown))
-        if uri not in self.loaded:
-            try:
-                self.loaded[uri] = Resource(load_yaml(file, shown), Specification.OPAQUE)
-            except YamlProblem as problem:
-                self.loaded[uri] = problem
-        if isinstance(self.loaded[uri], YamlProblem):
-            raise self.loaded[uri]
-        return self.loaded[uri]
+        return load_once(self.loaded, uri, lambda: Resource(load_yaml(file, shown), Specification.OPAQUE))
 
     def shown(self, uri: str) -> str:
         """Return the learner-facing name of the file at `uri`."""

@@ -11,7 +11,7 @@ import tempfile
 from functools import cached_property
 from pathlib import Path
 
-from checker.spec import Document, Where, YamlProblem, load_yaml
+from checker.spec import Document, Where, YamlProblem, load_once, load_yaml
 from checker.staging import Staged
 from checker.sandbox import Zygote
 from checker.worker import ImportGate, Worker, WorkerRun
@@ -90,18 +90,14 @@ class Submission:
 
     def document(self, name: str) -> Document:
         """Load `oas3/name` once; raises YamlProblem if it can't be read."""
-        cache = self._documents
-        if name not in cache and self.staged.refusal(name):
-            cache[name] = YamlProblem(self.staged.refusal(name), Where(self.shown(name)))
-        if name not in cache:
-            try:
-                cache[name] = Document(self.path(name), self.shown(name), load_yaml(self.path(name), self.shown(name)),
-                                       loaded=self._referred)
-            except YamlProblem as problem:
-                cache[name] = problem
-        if isinstance(cache[name], YamlProblem):
-            raise cache[name]
-        return cache[name]
+
+        def load() -> Document:
+            if self.staged.refusal(name):
+                raise YamlProblem(self.staged.refusal(name), Where(self.shown(name)))
+            data = load_yaml(self.path(name), self.shown(name))
+            return Document(self.path(name), self.shown(name), data, loaded=self._referred)
+
+        return load_once(self._documents, name, load)
 
     # -- learner code, run in workers -------------------------------------------------
 
