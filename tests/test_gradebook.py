@@ -96,8 +96,9 @@ def wait_for(condition, seconds: float = 120.0) -> None:
 
 
 def make_class(root: Path, pids: Path) -> Path:
-    """A class of one good, one partly good and several broken or hostile submissions."""
-    classroom = root / "submissions"
+    """A class of one good, one partly good and several broken or hostile submissions, in a folder whose name has
+    a space and a non-ASCII letter, as a teacher's download may (the grades must not move for it)."""
+    classroom = root / "Klasse für 2026"
     copy_oas3(ROOT / "solutions", classroom / "good")
     copy_oas3(ROOT / "notebooks", classroom / "partly-good" / "notebooks")  # a clone of the whole repository
     (classroom / "partly-good" / "README.md").write_text("a learner's clone of the workbook\n")
@@ -157,6 +158,7 @@ def test_points_match_each_learners_result_file(graded_class):
 def test_good_work_scores_more_than_the_starters(graded_class):
     table = rows(graded_class[1])
     assert int(table["good"]["headers-spec"]) == all_exercises()["headers-spec"].points
+    assert int(table["good"]["status-endpoint"]) == all_exercises()["status-endpoint"].points  # its code ran too
     assert int(table["good"]["total"]) > int(table["partly-good"]["total"])
 
 
