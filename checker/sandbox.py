@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from checker.patience import Patience
+
 INSIDE = Path(__file__).resolve().parent / "inside"  #: the shim and its two helpers: all the checker code a sandbox holds
 REFERENCE = Path(__file__).resolve().parent / "reference"  #: the checker's own specs, which learners' code may serve
 SANDBOX_FOLDER, SANDBOX_SHIM, SANDBOX_REFERENCE = "/submission/oas3", "/shim", "/reference"
@@ -327,6 +329,9 @@ def json_object(data: bytes) -> dict:
     return message
 
 
+OUT_OF_TIME = "out of time"  #: Gone's detail when the overall deadline, not a limit of its own, ended a wait
+
+
 class Gone(Exception):
     """The sandbox stopped answering: it `hung`, `crashed` or `flooded` the parent."""
 
@@ -497,14 +502,18 @@ class Sandbox:
             raise Gone("crashed") from None
 
     def receive(self, limit: float, until: float = float("inf")) -> dict:
-        """The next message, within `limit` seconds (and by `until` and the overall deadline); Gone if none comes."""
-        until = min(time.monotonic() + limit, until, self._deadline)
+        """The next message, within `limit` seconds of the task's own time (checker.patience: time it spent
+        waiting for a CPU is added back) and by `until` and the overall deadline; Gone if none comes."""
+        hard = min(until, self._deadline)
+        patience = Patience(limit, self._cgroups)
         while b"\n" not in self._buffer:
-            left = until - time.monotonic()
-            if left <= 0:
-                raise Gone("hung")
-            ready, _, _ = select.select([self._from_shim], [], [], left)
+            left = min(patience.until, hard) - time.monotonic()
+            ready, _, _ = select.select([self._from_shim], [], [], max(0.0, left))
             if not ready:
+                if time.monotonic() >= self._deadline:
+                    raise Gone("hung", OUT_OF_TIME)
+                if time.monotonic() >= hard or not patience.extend():
+                    raise Gone("hung")
                 continue
             chunk = os.read(self._from_shim, 65536)
             if not chunk:

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from checker.sandbox import SCRATCH_BYTES, ControlGroup, isolation, landlock_abi
+from checker.patience import EXTRA
+from checker.sandbox import SCRATCH_BYTES, ControlGroup, Gone, Zygote, isolation, landlock_abi
 from checker.staging import FILE_LIMIT, FOLDER_LINK, LINK, NOT_A_FILE, TOO_LARGE
 from checker.submission import SPEC_LOAD, Submission
+from checker.worker import STALL_LIMITS
 from tests.checker_support import REPO, grade, literal, make_submission
 
 pytestmark = pytest.mark.skipif(not isolation().sandboxed, reason=f"needs the OS sandbox: {isolation().detail}")
@@ -227,12 +229,58 @@ def test_a_fork_bomb_in_client_py_costs_no_point_of_the_server_exercises(tmp_pat
     """Each task has its own cgroup (processes, CPU share) and client.py is imported once, not four times at
     once: the bomb fails every exercise that imports it and starves none of the others."""
     folder = make_submission(tmp_path / "bomber", {"oas3/client.py": CLIENT_FORK_BOMB})
-    results = grade(folder, *SERVER_EXERCISES, *CLIENT_EXERCISES)
+    # 60 s, not 25: CI runs this beside a browser, and the bomb holds a core for its 5 s
+    results = grade(folder, *SERVER_EXERCISES, *CLIENT_EXERCISES, deadline=60.0)
     for name in SERVER_EXERCISES:
         assert results[name].passed, str(results[name])
     for name in CLIENT_EXERCISES:
         assert not results[name].passed
         assert "importing oas3/client.py did not finish within 5 s" in str(results[name]), str(results[name])
+
+
+BURNS_CPU = "import time\nstarted = time.process_time()\nwhile time.process_time() - started < 0.04:\n    pass\n"
+SLEEPS = "import time\ntime.sleep(60)\n"
+LOOPS = "while True:\n    pass\n"
+
+
+@pytest.fixture
+def starved_task(tmp_path):
+    """A task's process whose own cgroup gets 1% of a CPU (as on a very busy machine), and a way to time one call."""
+    for name, code in {"burns": BURNS_CPU, "sleeps": SLEEPS, "loops": LOOPS}.items():
+        (tmp_path / f"{name}.py").write_text(code)
+        (tmp_path / f"{name}.py").chmod(0o644)
+    tmp_path.chmod(0o755)  # the sandbox's own uid reads them
+    zygote = Zygote(tmp_path, preload=())
+    task = zygote.spawn(STALL_LIMITS["starting"])
+    try:
+        assert task.receive(STALL_LIMITS["starting"]).get("ready")
+        cpu = next(path for path in task._cgroups if path.parent.parent.name == "cpu")
+        (cpu / "cpu.cfs_quota_us").write_text("1000")  # 1 ms of CPU per 100 ms period
+
+        def timed_import(module: str, limit: float):
+            started = time.monotonic()
+            try:
+                return task.call("import", limit, module=module), time.monotonic() - started
+            except Gone as gone:
+                return gone, time.monotonic() - started
+
+        yield timed_import
+    finally:
+        task.end()
+        zygote.end()
+
+
+@pytest.mark.skipif(not per_task_cgroups(), reason="needs root and cgroup v1 hierarchies for a cgroup per task")
+def test_time_spent_waiting_for_a_cpu_does_not_count_against_a_limit(starved_task):
+    """40 ms of work at 1% of a CPU takes about 4 s: over a 1.5 s limit in wall time, well within it in the
+    task's own time (checker.patience). Sleeping gains nothing; a loop is stopped by 1.5 s × (1 + EXTRA)."""
+    answer, took = starved_task("burns", 1.5)
+    assert not isinstance(answer, Gone), f"a task starved of CPU was called {answer.how} after {took:.1f} s"
+    assert took > 1.5  # it really was starved: without the waits added back, this would have been a hang
+    answer, took = starved_task("sleeps", 1.5)
+    assert isinstance(answer, Gone) and answer.how == "hung" and took < 2.5, (answer, took)
+    answer, took = starved_task("loops", 1.5)
+    assert isinstance(answer, Gone) and answer.how == "hung" and took < 1.5 * (1 + EXTRA) + 1, (answer, took)
 
 
 # -- the attack table --------------------------------------------------------------------
