@@ -39,7 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-json", metavar="FILE", default=None,
                     help="write scores and every check's message to FILE as JSON")
     group.addoption("--checker-deadline", metavar="SECONDS", type=float, default=25.0,
-                    help="seconds learner code may run in each checker process (default: 25)")
+                    help="seconds learner code may run in each checker process, once it has started (default: 25)")
 
 
 def selected_exercises(config: pytest.Config) -> list:

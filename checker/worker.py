@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from checker.sandbox import Failed, Gone, Sandbox, Zygote
+from checker.sandbox import OUT_OF_TIME, Failed, Gone, Sandbox, Zygote
 
 #: seconds without an answer before the shim counts as hung, by what it was doing
 STALL_LIMITS = {"starting": 20.0, "importing": 5.0, "serving": 4.0}
@@ -45,6 +45,7 @@ class WorkerRun:
     output: str = ""  #: the tail of what learner code printed
     flood: str = ""  #: what the shim sent that the parent refused
     isolation: str = ""  #: the sandbox it ran in (checker.sandbox.Isolation.level)
+    out_of_time: float = 0.0  #: the seconds its code had in all, if it was stopped for using them up
 
     def of(self, kind: str) -> list[dict]:
         return [event for event in self.events if event["event"] == kind]
@@ -280,11 +281,15 @@ def run_task(task: dict, shim: Shim, events: Events, refusal: Refusal, imports: 
 
 class Worker:
     """A task list run in a process of its own, forked from the learner's sandbox, and the thread that
-    drives it; `result()` waits within the deadline."""
+    drives it; `result()` waits within the deadline.
+
+    `deadline`: seconds the task's code may run in all, counted once its process is ready; starting
+    (the sandbox importing its libraries, slow on a busy machine) has its own limit before that."""
 
     def __init__(self, tasks: list[dict], zygote: Zygote, refusal: Refusal = lambda _name: None,
                  deadline: float = 25.0, imports: ImportGate | None = None):
-        self.deadline = time.monotonic() + deadline
+        self.budget = deadline
+        self.deadline = time.monotonic() + 2 * STALL_LIMITS["starting"] + deadline  #: until its process is ready
         self._run = WorkerRun()
         self._tasks, self._refusal, self._zygote = tasks, refusal, zygote
         self._imports = imports or ImportGate()  #: shared by the learner's workers (checker.submission)
@@ -299,18 +304,20 @@ class Worker:
         shim = None
         try:
             # The zygote may still be importing its libraries: that is the "starting" phase.
-            self._sandbox = self._zygote.spawn(min(STALL_LIMITS["starting"], self.deadline - time.monotonic()))
-            self._sandbox.set_deadline(self.deadline)
+            self._sandbox = self._zygote.spawn(STALL_LIMITS["starting"])
             shim = Shim(self._sandbox, self._refusal)
             ready = self._sandbox.receive(STALL_LIMITS["starting"])
             if not ready.get("ready"):
                 raise Gone("flooded", "a message the checker did not ask for")
+            self.deadline = time.monotonic() + self.budget
+            self._sandbox.set_deadline(self.deadline)
             for task in self._tasks:
                 run_task(task, shim, events, self._refusal, self._imports)
             events("done")
         except Gone as gone:
             run.ended, run.flood = gone.how, gone.detail
             run.hung_while = (shim.phase if shim else "starting") if gone.how == "hung" else ""
+            run.out_of_time = self.budget if gone.detail == OUT_OF_TIME else 0.0
         except Failed as failed:
             run.ended = "crashed"
             events("shim-failed", error=failed.summary)

@@ -202,3 +202,22 @@ def test_hostile_code_fails_clearly_and_quickly(tmp_path, case, api, fragment):
         assert "api.py has no function `get_status`" in failed(results["reusable-responses"])[rr.CONNEXION_LOADS]
     else:
         assert results["reusable-responses"].passed
+
+
+SLOW_BUT_ANSWERING = api_module("""
+    import random, time
+    time.sleep(0.05)
+    if random.random() < 0.2:
+        return problem(title="Service Unavailable", status=503, headers={"Retry-After": "5", "Cache-Control": "no-store"})
+    return problem(title="OK", status=200, headers={"Cache-Control": "no-store"})
+""")
+
+
+def test_a_grading_cut_by_the_overall_deadline_says_so_instead_of_calling_the_code_hung(tmp_path):
+    """Each answer comes in 50 ms, well within a request's limit; the process's 3 s run out first. The learner
+    is told that, and how to give more time, not "does your code sleep or loop forever?"."""
+    folder = make_submission(tmp_path, {API: SLOW_BUT_ANSWERING})
+    message = failed(grade(folder, "headers-impl", deadline=3.0)["headers-impl"])[runs.RUNS]
+    assert "the checker stopped your code during request #" in message, message
+    assert "it had run 3 s in all" in message and "--checker-deadline 60" in message, message
+    assert "did not answer" not in message and "forever" not in message, message

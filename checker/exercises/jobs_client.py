@@ -20,7 +20,7 @@ from checker.exercises.common import lesson_hint
 from checker.exercises.retry_after_client import (
     IGNORED_CLIENT, TOO_SLOW, describe_error, real_sleep_problem, signature_problem,
 )
-from checker.exercises.runs import FLOODED, describe_import_failure, indent_tail
+from checker.exercises.runs import FLOODED, describe_import_failure, indent_tail, out_of_time
 from checker.drivers.fakes import CALL_LIMIT, MAX_REQUESTS, MAX_SLEEPS
 from checker.results import ExerciseResult
 from checker.submission import Submission
@@ -365,6 +365,8 @@ def process_problems(run: WorkerRun, events: dict) -> list[str]:
         problems.append(FLOODED.format(flood=run.flood or "more than it asked for"))
     elif run.ended == "crashed":
         problems.append(CRASHED.format(scenario=scenario, code=run.exit_code))
+    elif run.out_of_time:
+        problems.append(out_of_time(run, f"scenario {scenario}"))
     elif run.ended == "hung":
         problems.append(HUNG.format(seconds=STALL_LIMITS["serving"], scenario=scenario))
     if problems and run.output.strip() and run.ended != "finished":

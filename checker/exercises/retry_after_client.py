@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from checker.exercises import Exercise
 from checker.exercises.common import lesson_hint
-from checker.exercises.runs import FLOODED, describe_import_failure, indent_tail
+from checker.exercises.runs import FLOODED, describe_import_failure, indent_tail, out_of_time
 from checker.drivers.fakes import CALL_LIMIT, MAX_REQUESTS, MAX_SLEEPS
 from checker.results import ExerciseResult
 from checker.worker import STALL_LIMITS, WorkerRun
@@ -354,6 +354,8 @@ def process_problems(run: WorkerRun) -> list[str]:
         problems.append(FLOODED.format(flood=run.flood or "more than it asked for"))
     elif run.ended == "crashed":
         problems.append(CRASHED.format(scenario=last_started(run), code=run.exit_code))
+    elif run.out_of_time:
+        problems.append(out_of_time(run, f"scenario {last_started(run)}"))
     elif run.ended == "hung":
         if run.hung_while == "importing":
             problems.append(f"importing oas3/{MODULE}.py did not finish within {STALL_LIMITS['importing']:g} s: "

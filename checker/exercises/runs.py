@@ -35,6 +35,9 @@ RAISED_IN_CONNEXION = ("{count} of {total} requests answered 500 because connexi
 NOTHING_TO_CHECK = "no answer came back to check; fix the problem above first."
 FLOODED = ("the process running your code sent the checker {flood}, so it was stopped: the checker reads only the "
            "answers it asked for. Does your code write to file descriptors it did not open?")
+OUT_OF_TIME = ("the checker stopped your code during {doing}: it had run {seconds:g} s in all, the checker's limit for "
+               "one process. Is your code slow on every call, or was this computer very busy? Grade again, or give "
+               "it more time: `pytest checker/ --checker-deadline 60`.")
 REQUEST_CRASHED = ("connexion could not answer request #{request} at all: {type}: {text}. Check what your module "
                    "hands connexion (its options, its return values).")
 
@@ -54,6 +57,11 @@ def describe_import_failure(error: dict, module: str, spec: str | None = None) -
     if error["type"] == "SystemExit":
         return EXITED_AT_IMPORT.format(file=file, position=position)
     return IMPORT_FAILED.format(file=file, position=position, type=error["type"], text=error["text"], code=code)
+
+
+def out_of_time(run: WorkerRun, doing: str) -> str:
+    """The worker's deadline, not a limit of the learner's own, ended it: say so, not "your code hung"."""
+    return OUT_OF_TIME.format(doing=doing, seconds=run.out_of_time)
 
 
 def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec: str, operation: str, hint: str) -> list[dict]:
@@ -78,6 +86,10 @@ def report(run: WorkerRun, result: ExerciseResult, name: str, module: str, spec:
     timeout = run.first("request-timeout")
     if run.ended == "flooded":
         problems.append(FLOODED.format(flood=run.flood or "more than it asked for"))
+    elif run.out_of_time:
+        doing = {"importing": f"the import of oas3/{module}.py", "starting": "its start"}.get(
+            run.hung_while, f"request #{len(answers) + 1}")
+        problems.append(out_of_time(run, doing))
     elif timeout:
         problems.append(HUNG_REQUEST.format(operation=operation, request=timeout["request"], seconds=REQUEST_TIMEOUT))
     elif run.ended == "hung":

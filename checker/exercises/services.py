@@ -11,7 +11,7 @@ import json
 import re
 
 from checker.drivers import services as driver
-from checker.exercises.runs import describe_import_failure, header_values, indent_tail
+from checker.exercises.runs import describe_import_failure, header_values, indent_tail, out_of_time
 from checker.results import ExerciseResult
 from checker.submission import Submission
 from checker.worker import STALL_LIMITS, WorkerRun
@@ -99,7 +99,7 @@ def report(run: WorkerRun, result: ExerciseResult, hint: str) -> list[dict]:
             break
     if run.ended in ("hung", "crashed", "flooded") and not problems:
         doing = {"importing": "importing services_api.py"}.get(run.hung_while, "serving a request")
-        problems.append(HUNG.format(doing=doing) if run.ended == "hung" else
+        problems.append(out_of_time(run, doing) if run.out_of_time else HUNG.format(doing=doing) if run.ended == "hung" else
                         f"the process running your code {'ended' if run.ended == 'crashed' else 'flooded the checker'}"
                         f" ({run.flood or f'exit code {run.exit_code}'}).")
     if problems and run.output.strip() and run.ended != "finished":
