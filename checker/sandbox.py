@@ -398,13 +398,15 @@ class Zygote:
             adopt_orphans()
 
     def _ask(self, request: dict, fds: list[int], limit: float) -> dict:
-        """One request on the control socket and its reply; Gone if the zygote does not answer in time."""
+        """One request on the control socket and its reply within `limit` seconds, waiting for other workers'
+        requests included; Gone if the zygote does not answer in time."""
+        until = time.monotonic() + limit
         with self._lock:
             if self._ended:
                 raise Gone("crashed")
             try:
                 socket.send_fds(self._control, [json.dumps(request).encode()], fds)
-                ready, _, _ = select.select([self._control], [], [], limit)
+                ready, _, _ = select.select([self._control], [], [], max(0.0, until - time.monotonic()))
                 reply = self._control.recv(MESSAGE_LIMIT) if ready else None
             except OSError:
                 raise Gone("crashed") from None

@@ -289,7 +289,8 @@ class Worker:
     def __init__(self, tasks: list[dict], zygote: Zygote, refusal: Refusal = lambda _name: None,
                  deadline: float = 25.0, imports: ImportGate | None = None):
         self.budget = deadline
-        self.deadline = time.monotonic() + 2 * STALL_LIMITS["starting"] + deadline  #: until its process is ready
+        self._start_by = time.monotonic() + STALL_LIMITS["starting"]  #: its process forked and ready, or it hung
+        self.deadline = self._start_by + deadline  #: until its process is ready; then `deadline` s from that moment
         self._run = WorkerRun()
         self._tasks, self._refusal, self._zygote = tasks, refusal, zygote
         self._imports = imports or ImportGate()  #: shared by the learner's workers (checker.submission)
@@ -304,9 +305,9 @@ class Worker:
         shim = None
         try:
             # The zygote may still be importing its libraries: that is the "starting" phase.
-            self._sandbox = self._zygote.spawn(STALL_LIMITS["starting"])
+            self._sandbox = self._zygote.spawn(max(0.0, self._start_by - time.monotonic()))
             shim = Shim(self._sandbox, self._refusal)
-            ready = self._sandbox.receive(STALL_LIMITS["starting"])
+            ready = self._sandbox.receive(max(0.0, self._start_by - time.monotonic()))
             if not ready.get("ready"):
                 raise Gone("flooded", "a message the checker did not ask for")
             self.deadline = time.monotonic() + self.budget
@@ -315,7 +316,7 @@ class Worker:
                 run_task(task, shim, events, self._refusal, self._imports)
             events("done")
         except Gone as gone:
-            run.ended, run.flood = gone.how, gone.detail
+            run.ended, run.flood = gone.how, "" if gone.detail == OUT_OF_TIME else gone.detail
             run.hung_while = (shim.phase if shim else "starting") if gone.how == "hung" else ""
             run.out_of_time = self.budget if gone.detail == OUT_OF_TIME else 0.0
         except Failed as failed:

@@ -15,6 +15,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -488,3 +489,27 @@ def test_an_interpreter_named_through_a_folder_the_sandbox_cannot_see_still_star
     finally:
         submission.close()
     assert run.ended == "finished" and run.first("imported"), (run.ended, run.output)
+
+
+def test_workers_waiting_on_a_silent_zygote_each_give_up_within_their_own_limit():
+    """Spawning waits for other workers' spawns (one control socket): a zygote that never answers (stuck
+    importing its libraries) must cost each worker its own limit, not every earlier worker's in turn."""
+    zygote = object.__new__(Zygote)
+    zygote._control, silent = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    zygote._lock, zygote._ended, zygote.cgroup = threading.Lock(), False, None
+    took = []
+
+    def spawn():
+        started = time.monotonic()
+        with pytest.raises(Gone):
+            zygote.spawn(0.5)
+        took.append(time.monotonic() - started)
+
+    workers = [threading.Thread(target=spawn) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    zygote._control.close()
+    silent.close()
+    assert len(took) == 4 and max(took) < 1.0, took  # in turn, the last would wait 2 s
