@@ -28,9 +28,6 @@ from asgi import exchange, start
 SERVICE_LIMIT = 2.0  #: real seconds one request to the service may take (it takes milliseconds)
 LOG_LIMIT = 20  #: log records kept per request
 
-SERVICE_LIMIT = 2.0  #: real seconds one request to the service may take (it takes milliseconds)
-LOG_LIMIT = 20  #: log records kept per request
-
 
 class VirtualSelector:
     """A selector that never blocks on time: instead of waiting, it asks the parent to move its clock.
