@@ -49,12 +49,12 @@ class Patience:
 
     def __init__(self, limit: float, cgroups: list[Path]):
         self.cgroups = cgroups
-        self.started = time.monotonic()
-        self.ends = self.started + limit  #: when the limit runs out, moved on by what the task waited for a CPU
-        self.granted, self.most = 0.0, EXTRA * limit
+        started = time.monotonic()
+        self.ends = started + limit  #: when the limit runs out, moved on by what the task waited for a CPU
+        self.spare = EXTRA * limit  #: seconds it may still be moved on
         self.looked: dict[int, int] | None = None
         #: when to look next: first after FIRST_LOOK (to know the waits from there on), then when the limit runs out
-        self.until = min(self.started + min(FIRST_LOOK, limit / 2), self.ends) if cgroups else self.ends
+        self.until = started + min(FIRST_LOOK, limit / 2) if cgroups else self.ends
 
     def extend(self) -> bool:
         """`until` has passed without an answer: whether to go on waiting (and `until` moved on)."""
@@ -69,10 +69,10 @@ class Patience:
             return False
         waited = max((wait - self.looked.get(tid, 0) for tid, wait in waits.items()), default=0) / 1e9
         self.looked = waits
-        grant = min(max(waited, 0.0), self.most - self.granted)
+        grant = min(max(waited, 0.0), self.spare)
         if grant < 0.001:
             return False
-        self.granted += grant
+        self.spare -= grant
         self.ends += grant
         self.until = self.ends
         return True

@@ -99,9 +99,13 @@ def report(run: WorkerRun, result: ExerciseResult, hint: str) -> list[dict]:
             break
     if run.ended in ("hung", "crashed", "flooded") and not problems:
         doing = {"importing": "importing services_api.py"}.get(run.hung_while, "serving a request")
-        problems.append(out_of_time(run, doing) if run.out_of_time else HUNG.format(doing=doing) if run.ended == "hung" else
-                        f"the process running your code {'ended' if run.ended == 'crashed' else 'flooded the checker'}"
-                        f" ({run.flood or f'exit code {run.exit_code}'}).")
+        if run.out_of_time:
+            problems.append(out_of_time(run, doing))
+        elif run.ended == "hung":
+            problems.append(HUNG.format(doing=doing))
+        else:
+            problems.append(f"the process running your code {'ended' if run.ended == 'crashed' else 'flooded the checker'}"
+                            f" ({run.flood or f'exit code {run.exit_code}'}).")
     if problems and run.output.strip() and run.ended != "finished":
         problems.append("What your code printed last:\n" + indent_tail(run.output))
     result.add(RUNS, not problems, "\n".join(problems) + " " + hint)
